@@ -1,0 +1,83 @@
+"""The prior protocol: the whole plug-in surface of `restore`.
+
+A prior is anything with a ``denoise(x, sigma)`` method returning the MMSE (Tweedie) estimate
+
+    D(x, σ) = E[x_0 | x_0 + σ z = x],   z ~ N(0, I),
+
+for images in [0, 1] units and σ in the same units.  Everything else follows in one line:
+
+    score  ∇log p_σ(x) = (D(x, σ) − x) / σ²
+    ε-prediction  ε̂ = (x − D(x, σ)) / σ
+
+(the VP/DDPM variable x_t = √ᾱ_t·x̃ with σ² = (1 − ᾱ_t)/ᾱ_t is the same object, see
+`restore.diffusion`).
+"""
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import torch
+from torch import Tensor
+
+
+def as_sigma(sigma, x: Tensor) -> Tensor:
+    """Broadcast a noise level (float, 0-d tensor or shape (B,)) to shape (B, 1, 1, 1) like ``x``."""
+    s = torch.as_tensor(sigma, dtype=x.dtype, device=x.device)
+    if s.ndim == 0:
+        s = s.expand(x.shape[0])
+    s = s.reshape(-1)
+    if s.shape[0] != x.shape[0]:
+        raise ValueError(f"sigma has {s.shape[0]} entries for a batch of {x.shape[0]}")
+    return s.view(-1, *([1] * (x.ndim - 1)))
+
+
+@runtime_checkable
+class Prior(Protocol):
+    """Protocol: ``denoise(x, sigma) -> E[x_0 | x_0 + sigma z = x]`` (batched, per image).
+
+    Attributes
+    ----------
+    channels : int | None
+        Number of image channels the prior models (None: any).
+    """
+
+    channels: int | None
+
+    def denoise(self, x: Tensor, sigma) -> Tensor: ...
+
+
+class PriorBase:
+    """Convenience base class: implement ``denoise``; ``score`` and ``eps`` follow."""
+
+    channels: int | None = None
+
+    def denoise(self, x: Tensor, sigma) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def score(self, x: Tensor, sigma) -> Tensor:
+        """∇_x log p_σ(x) = (D(x, σ) − x) / σ²  (Tweedie / Miyasawa)."""
+        s = as_sigma(sigma, x)
+        return (self.denoise(x, sigma) - x) / s**2
+
+    def eps(self, x: Tensor, sigma) -> Tensor:
+        """ε̂(x, σ) = (x − D(x, σ)) / σ."""
+        s = as_sigma(sigma, x)
+        return (x - self.denoise(x, sigma)) / s
+
+    def __call__(self, x: Tensor, sigma) -> Tensor:
+        return self.denoise(x, sigma)
+
+
+def score_from_denoiser(denoised: Tensor, x: Tensor, sigma: Tensor) -> Tensor:
+    """∇log p_σ(x) = (D − x)/σ²."""
+    return (denoised - x) / sigma**2
+
+
+def eps_from_denoiser(denoised: Tensor, x: Tensor, sigma: Tensor) -> Tensor:
+    """ε̂ = (x − D)/σ."""
+    return (x - denoised) / sigma
+
+
+def denoiser_from_eps(eps: Tensor, x: Tensor, sigma: Tensor) -> Tensor:
+    """D = x − σ ε̂."""
+    return x - sigma * eps
