@@ -1,7 +1,6 @@
 """restore.io: exact round trips, alpha and channel handling, clear errors, atomic safe writes."""
 import os
 
-import numpy as np
 import pytest
 import torch
 
