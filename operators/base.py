@@ -1,0 +1,118 @@
+"""The linear-operator interface shared by every measurement operator 𝒜.
+
+A subclass implements ``forward`` (𝒜x) and ``adjoint`` (𝒜ᵀy), and ``out_shape`` when the
+measurement is not shaped like the input.  Everything else has a default:
+
+* ``normal(x) = 𝒜ᵀ𝒜x``;
+* ``pinv(y) = 𝒜†y``: through the SVD when the operator has one (singular values below
+  ``pinv_rtol``·max(s) are treated as zero, see `operators.svd.default_rtol`); otherwise conjugate
+  gradient on the normal equations 𝒜ᵀ𝒜x = 𝒜ᵀy started at x = 0, whose iterates stay in
+  range(𝒜ᵀ) and so converge to the minimum-norm least-squares solution (accuracy set by
+  ``cg_tol`` / ``cg_max_iter``);
+* ``prox(z, y, σ, ρ) = argmin_x ‖𝒜x − y‖²/(2σ²) + (ρ/2)‖x − z‖²``: through the SVD when there is
+  one, otherwise conjugate gradient on (𝒜ᵀ𝒜 + ρσ²I)x = 𝒜ᵀy + ρσ²z (the optimality condition
+  multiplied by σ²) started at z, so σ = 0 gives the projection of z onto {𝒜x = y};
+* ``A @ B`` is ``Compose(A, B)``: x ↦ A(B(x)).
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import Tensor
+
+from .cg import batch_dot, conjugate_gradient
+from .random import randn
+from .svd import SVD
+
+
+def per_image(value, x: Tensor) -> Tensor:
+    """Broadcast a float, 0-d tensor or (B,) tensor to shape (B, 1, 1, 1) on x's device and dtype."""
+    dtype = x.real.dtype if x.is_complex() else x.dtype
+    v = torch.as_tensor(value, dtype=dtype, device=x.device)
+    if v.ndim == 0:
+        v = v.expand(x.shape[0])
+    v = v.reshape(-1)
+    if v.shape[0] == 1 and x.shape[0] != 1:
+        v = v.expand(x.shape[0])
+    if v.shape[0] != x.shape[0]:
+        raise ValueError(f"expected a scalar or one value per image ({x.shape[0]}), got {v.shape[0]} values")
+    return v.view(-1, *([1] * (x.ndim - 1)))
+
+
+class LinearOperator:
+    """A linear measurement operator 𝒜 acting on images (B, C, H, W)."""
+
+    #: relative cut-off on singular values for an SVD pseudo-inverse (None: √eps of the dtype)
+    pinv_rtol: Optional[float] = None
+    #: conjugate-gradient relative tolerance (None: 1e-6 in float64, 1e-5 otherwise) and cap
+    cg_tol: Optional[float] = None
+    cg_max_iter: int = 200
+
+    # -- to implement -------------------------------------------------------------------------
+    def forward(self, x: Tensor) -> Tensor:
+        """y = 𝒜x."""
+        raise NotImplementedError
+
+    def adjoint(self, y: Tensor) -> Tensor:
+        """x = 𝒜ᵀy, the exact adjoint: ⟨𝒜x, y⟩ = ⟨x, 𝒜ᵀy⟩."""
+        raise NotImplementedError
+
+    def out_shape(self, shape) -> tuple:
+        """Shape of 𝒜x for x of ``shape`` (default: unchanged)."""
+        return tuple(shape)
+
+    @property
+    def svd(self) -> Optional[SVD]:
+        """The operator's SVD, or None when it has no cheap one."""
+        return None
+
+    # -- derived --------------------------------------------------------------------------------
+    def __call__(self, x: Tensor) -> Tensor:
+        return self.forward(x)
+
+    def normal(self, x: Tensor) -> Tensor:
+        """𝒜ᵀ𝒜x."""
+        return self.adjoint(self.forward(x))
+
+    def pinv(self, y: Tensor) -> Tensor:
+        """Moore–Penrose pseudo-inverse 𝒜†y (SVD if available, else CG on the normal equations)."""
+        svd = self.svd
+        if svd is not None:
+            return svd.pinv(y, self.pinv_rtol)
+        b = self.adjoint(y)
+        return conjugate_gradient(self.normal, b, None, self.cg_tol, self.cg_max_iter)
+
+    def prox(self, z: Tensor, y: Tensor, sigma, rho) -> Tensor:
+        """argmin_x ‖𝒜x − y‖²/(2σ²) + (ρ/2)‖x − z‖² (σ, ρ floats or per-image (B,) tensors)."""
+        sigma = per_image(sigma, z)
+        rho = per_image(rho, z)
+        svd = self.svd
+        if svd is not None:
+            return svd.prox(z, y, sigma, rho)
+        return self.prox_cg(z, y, sigma, rho)
+
+    def prox_cg(self, z: Tensor, y: Tensor, sigma, rho) -> Tensor:
+        """The prox by conjugate gradient on (𝒜ᵀ𝒜 + λI)x = 𝒜ᵀy + λz, λ = ρσ², from x = z."""
+        lam = per_image(rho, z) * per_image(sigma, z) ** 2
+        b = self.adjoint(y) + lam * z
+        return conjugate_gradient(lambda v: self.normal(v) + lam * v, b, z, self.cg_tol, self.cg_max_iter)
+
+    def check_adjoint(self, shape, dtype=torch.float64, device=None, seed: int = 0) -> float:
+        """Dot test: relative error |⟨𝒜x, y⟩ − ⟨x, 𝒜ᵀy⟩| / max(|⟨𝒜x, y⟩|, |⟨x, 𝒜ᵀy⟩|) for random x, y."""
+        x = randn(shape, seed, device, dtype)
+        y = randn(self.out_shape(shape), seed + 1, device, dtype)
+        lhs = batch_dot(self.forward(x), y).sum()
+        rhs = batch_dot(x, self.adjoint(y)).sum()
+        scale = torch.maximum(lhs.abs(), rhs.abs()).clamp_min(torch.finfo(dtype).tiny)
+        return float((lhs - rhs).abs() / scale)
+
+    def __matmul__(self, other: "LinearOperator") -> "LinearOperator":
+        from .compose import Compose
+
+        if not isinstance(other, LinearOperator):
+            return NotImplemented
+        return Compose(self, other)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"

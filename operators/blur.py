@@ -1,0 +1,166 @@
+"""Blur: per-channel convolution with one kernel,  y = k ∗ x  (the same k on every channel).
+
+Convolution is centred on the kernel pixel c = (kh//2, kw//2):  y[i, j] = Σ_{a,b} k[a, b]·
+x[i − a + c₀, j − b + c₁].  The boundary model says what x is outside the image:
+
+* ``"circular"`` — periodic x.  𝒜 = F* diag(H) F with F the unitary 2-D DFT and H the kernel's
+  transfer function, so the SVD is exact: V = F*, s = |H|, U = F* diag(H/|H|) (phase 1 where H = 0).
+  Pseudo-inverse V(Ut(y)/s) treats |H| < ``pinv_rtol``·max|H| (default √eps of the dtype, see
+  `operators.svd.default_rtol`) as zero; the prox is the closed form (conj(H)Ŷ + λẐ)/(|H|² + λ),
+  λ = ρσ², in the Fourier domain.
+* ``"reflect"`` (default for real photos), ``"symmetric"``, ``"replicate"``, ``"zero"`` — pad x by
+  the kernel's half-size with that rule (`operators.padding`), then a "valid" convolution back to
+  H×W: 𝒜 = C_valid ∘ P.  The adjoint is exact, Pᵀ ∘ C_validᵀ (a full correlation, then the padding
+  folded back).  No cheap SVD: pinv and prox use conjugate gradient (`LinearOperator`).
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .base import LinearOperator
+from .kernels import KernelLike, as_kernel, check_kernel_fits, gaussian_kernel, motion_kernel, uniform_kernel
+from .padding import MODES, pad2d, pad2d_adjoint
+from .random import Seed, seed_from
+from .svd import SVD
+
+BOUNDARIES = ("circular",) + tuple(m for m in MODES if m != "circular")
+
+
+def _as_planes(x: Tensor) -> Tensor:
+    return x.reshape(-1, 1, *x.shape[-2:])
+
+
+class FourierSVD(SVD):
+    """SVD of a circular convolution with transfer function H: V = F*, s = |H|, U = F* diag(phase)."""
+
+    def __init__(self, transfer):
+        self.transfer = transfer  # (H, W, device, dtype) -> complex H of shape (H, W)
+
+    def _h(self, c: Tensor) -> Tensor:
+        dtype = c.real.dtype if c.is_complex() else c.dtype
+        return self.transfer(c.shape[-2], c.shape[-1], c.device, dtype)
+
+    def Vt(self, x):
+        return torch.fft.fft2(x, norm="ortho")
+
+    def V(self, c):
+        return torch.fft.ifft2(c, norm="ortho").real
+
+    def _phase(self, h):
+        a = h.abs()
+        return torch.where(a > 0, h / torch.where(a > 0, a, torch.ones_like(a)), torch.ones_like(h))
+
+    def Ut(self, y):
+        h = self._h(y)
+        return torch.fft.fft2(y, norm="ortho") * (self._phase(h).conj() * (h.abs() > 0))
+
+    def U(self, c):
+        return torch.fft.ifft2(c * self._phase(self._h(c)), norm="ortho").real
+
+    def singular_values(self, shape, device=None, dtype=torch.float32):
+        return self.transfer(shape[-2], shape[-1], device, dtype).abs()
+
+
+class Blur(LinearOperator):
+    """𝒜x = k ∗ x per channel, with a boundary model (see the module docstring).
+
+    kernel: tensor, array, or a file path (.png, .npy, .npz, .mat; ``key`` picks an array in
+    .npz/.mat); it is validated and normalised to Σk = 1.  The kernel must not be larger than the
+    image (ValueError otherwise).
+    """
+
+    def __init__(self, kernel: KernelLike, boundary: str = "circular", key: Optional[str] = None,
+                 pinv_rtol: Optional[float] = None):
+        if boundary not in BOUNDARIES:
+            raise ValueError(f"unknown blur boundary {boundary!r} (choose from {BOUNDARIES})")
+        self.kernel = as_kernel(kernel, key)
+        self.boundary = boundary
+        self.pinv_rtol = pinv_rtol
+        self._cache = {}
+
+    # -- helpers ------------------------------------------------------------------------------------
+    def _kernel(self, device, dtype) -> Tensor:
+        key = ("k", device, dtype)
+        if key not in self._cache:
+            self._cache[key] = self.kernel.to(device=device, dtype=dtype)
+        return self._cache[key]
+
+    def _pads(self):
+        kh, kw = self.kernel.shape
+        ch, cw = kh // 2, kw // 2
+        return (kh - 1 - ch, ch, kw - 1 - cw, cw)  # top, bottom, left, right
+
+    def transfer(self, h: int, w: int, device=None, dtype=torch.float64, onesided: bool = False) -> Tensor:
+        """H = DFT of the kernel placed at the origin of an h×w grid (rfft half when onesided)."""
+        key = ("H", h, w, device, dtype, onesided)
+        if key not in self._cache:
+            check_kernel_fits(self.kernel, h, w)
+            kh, kw = self.kernel.shape
+            psf = torch.zeros(h, w, dtype=dtype, device=device)
+            psf[:kh, :kw] = self._kernel(device, dtype)
+            psf = torch.roll(psf, shifts=(-(kh // 2), -(kw // 2)), dims=(0, 1))
+            self._cache[key] = torch.fft.rfft2(psf) if onesided else torch.fft.fft2(psf)
+        return self._cache[key]
+
+    # -- the operator -------------------------------------------------------------------------------
+    def forward(self, x):
+        h, w = x.shape[-2:]
+        check_kernel_fits(self.kernel, h, w)
+        if self.boundary == "circular":
+            H = self.transfer(h, w, x.device, x.dtype, onesided=True)
+            return torch.fft.irfft2(torch.fft.rfft2(x) * H, s=(h, w))
+        k = self._kernel(x.device, x.dtype).flip(0, 1)[None, None]
+        xp = pad2d(_as_planes(x), self._pads(), self.boundary)
+        return F.conv2d(xp, k).reshape(x.shape)
+
+    def adjoint(self, y):
+        h, w = y.shape[-2:]
+        check_kernel_fits(self.kernel, h, w)
+        if self.boundary == "circular":
+            H = self.transfer(h, w, y.device, y.dtype, onesided=True)
+            return torch.fft.irfft2(torch.fft.rfft2(y) * H.conj(), s=(h, w))
+        k = self._kernel(y.device, y.dtype).flip(0, 1)[None, None]
+        u = F.conv_transpose2d(_as_planes(y), k)
+        return pad2d_adjoint(u, self._pads(), self.boundary).reshape(y.shape)
+
+    @property
+    def svd(self):
+        if self.boundary != "circular":
+            return None
+        return FourierSVD(lambda h, w, device, dtype: self.transfer(h, w, device, dtype))
+
+    def __repr__(self):
+        kh, kw = self.kernel.shape
+        return f"{type(self).__name__}(kernel {kh}x{kw}, boundary={self.boundary!r})"
+
+
+class GaussianBlur(Blur):
+    """Blur with a normalised Gaussian kernel of ``size`` (int or (h, w)) and ``std`` (float or pair)."""
+
+    def __init__(self, size=25, std=3.0, boundary: str = "circular", pinv_rtol: Optional[float] = None):
+        self.size, self.std = size, std
+        super().__init__(gaussian_kernel(size, std), boundary=boundary, pinv_rtol=pinv_rtol)
+
+
+class UniformBlur(Blur):
+    """Blur with a box kernel of ``size`` (int or (h, w)), all weights 1/(h·w)."""
+
+    def __init__(self, size=9, boundary: str = "circular", pinv_rtol: Optional[float] = None):
+        self.size = size
+        super().__init__(uniform_kernel(size), boundary=boundary, pinv_rtol=pinv_rtol)
+
+
+class MotionBlur(Blur):
+    """Blur with a seeded random camera-shake kernel (`operators.kernels.motion_kernel`).
+
+    ``seed=None`` draws a fresh seed and records it in ``self.seed``, so the kernel can be rebuilt.
+    """
+
+    def __init__(self, size=25, intensity: float = 0.5, seed: Seed = None, boundary: str = "circular",
+                 pinv_rtol: Optional[float] = None):
+        self.size, self.intensity, self.seed = size, intensity, seed_from(seed)
+        super().__init__(motion_kernel(size, intensity, self.seed), boundary=boundary, pinv_rtol=pinv_rtol)

@@ -1,0 +1,68 @@
+"""Batched conjugate gradient for symmetric positive (semi-)definite systems  M x = b.
+
+Each image of the batch is its own system: step sizes α_k = ⟨r, r⟩/⟨p, Mp⟩ and β_k use per-image
+inner products (shape (B,)), never a norm over the batch, and an image stops updating as soon as its
+own residual satisfies ‖r‖ ≤ tol·‖b‖, so a solution does not depend on what else is in the batch.
+
+For a consistent singular system (M = AᵀA, b = Aᵀy) started at x0, the iterates stay in
+x0 + range(M), so CG converges to the solution nearest x0 (from x0 = 0: the minimum-norm
+least-squares solution, i.e. the pseudo-inverse).
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import torch
+from torch import Tensor
+
+
+def batch_dot(a: Tensor, b: Tensor) -> Tensor:
+    """Per-image inner product ⟨a_i, b_i⟩, shape (B,) (real part for complex tensors)."""
+    p = a.conj() * b if a.is_complex() else a * b
+    return p.reshape(p.shape[0], -1).sum(dim=1).real
+
+
+def _bcast(v: Tensor, like: Tensor) -> Tensor:
+    return v.view(-1, *([1] * (like.ndim - 1)))
+
+
+def default_tol(dtype: torch.dtype) -> float:
+    """Relative residual tolerance: 1e-6 in float64, 1e-5 in lower precision."""
+    return 1e-6 if dtype == torch.float64 else 1e-5
+
+
+def conjugate_gradient(
+    M: Callable[[Tensor], Tensor],
+    b: Tensor,
+    x0: Optional[Tensor] = None,
+    tol: Optional[float] = None,
+    max_iter: int = 200,
+) -> Tensor:
+    """Solve M x = b per image by conjugate gradient.
+
+    M: the SPD (or consistent PSD) operator, applied to a whole batch; b: right-hand side (B, ...);
+    x0: starting point (zeros by default); tol: stop image i when ‖r_i‖ ≤ tol·‖b_i‖ (default
+    `default_tol(b.dtype)`); max_iter: iteration cap.
+    """
+    tol = default_tol(b.dtype) if tol is None else tol
+    x = torch.zeros_like(b) if x0 is None else x0.clone()
+    r = b - M(x) if x0 is not None else b.clone()
+    p = r.clone()
+    rr = batch_dot(r, r)
+    threshold = (tol**2) * batch_dot(b, b)
+    active = rr > threshold
+    for _ in range(max_iter):
+        if not bool(active.any()):
+            break
+        Mp = M(p)
+        pMp = batch_dot(p, Mp)
+        ok = active & (pMp > 0)
+        alpha = torch.where(ok, rr / torch.where(ok, pMp, torch.ones_like(pMp)), torch.zeros_like(rr))
+        x = x + _bcast(alpha, x) * p
+        r = r - _bcast(alpha, r) * Mp
+        rr_new = batch_dot(r, r)
+        beta = torch.where(ok, rr_new / torch.where(ok, rr, torch.ones_like(rr)), torch.zeros_like(rr))
+        p = torch.where(_bcast(ok, p), r + _bcast(beta, p) * p, p)
+        rr = torch.where(ok, rr_new, rr)
+        active = ok & (rr > threshold)
+    return x
