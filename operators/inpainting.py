@@ -34,8 +34,7 @@ class MaskSVD(SVD):
 
     def singular_values(self, shape, device=None, dtype=torch.float32):
         self.op._check(shape)
-        return self.op.mask.to(device=device, dtype=dtype).expand(
-            torch.broadcast_shapes(tuple(shape), self.op.mask.shape))
+        return self.op.mask.to(device=device, dtype=dtype).expand(tuple(shape))
 
 
 class Inpainting(LinearOperator):
