@@ -8,7 +8,7 @@ x[i − a + c₀, j − b + c₁].  The boundary model says what x is outside th
   Pseudo-inverse V(Ut(y)/s) treats |H| < ``pinv_rtol``·max|H| (default √eps of the dtype, see
   `operators.svd.default_rtol`) as zero; the prox is the closed form (conj(H)Ŷ + λẐ)/(|H|² + λ),
   λ = ρσ², in the Fourier domain.
-* ``"reflect"`` (default for real photos), ``"symmetric"``, ``"replicate"``, ``"zero"`` — pad x by
+* ``"reflect"`` (the one to use for real photos), ``"symmetric"``, ``"replicate"``, ``"zero"`` — pad x by
   the kernel's half-size with that rule (`operators.padding`), then a "valid" convolution back to
   H×W: 𝒜 = C_valid ∘ P.  The adjoint is exact, Pᵀ ∘ C_validᵀ (a full correlation, then the padding
   folded back).  No cheap SVD: pinv and prox use conjugate gradient (`LinearOperator`).

@@ -101,7 +101,11 @@ def as_kernel(kernel: KernelLike, key: Optional[str] = None) -> Tensor:
 
 
 def normalize_kernel(kernel) -> Tensor:
-    """Validate a kernel (2-D after dropping leading singleton axes, finite, Σk > 0) and return k/Σk."""
+    """Validate a kernel (2-D after dropping leading singleton axes, finite, Σk > 0) and return k/Σk.
+
+    Individual negative entries (e.g. from kernel estimation) are allowed: the blur stays an exact
+    linear operator; only a non-positive sum, NaN/inf, or a wrong number of axes is rejected.
+    """
     if isinstance(kernel, Tensor):
         k = kernel.detach().to("cpu", torch.float64)
     else:
