@@ -64,7 +64,7 @@ def sample_sigma(cfg: TrainConfig, n: int, gen: torch.Generator, alpha_bar=None)
     ln = cfg.p_mean + cfg.p_std * torch.randn(n, generator=gen)
     tail = math.log(cfg.sigma_min) + torch.rand(n, generator=gen) * math.log(cfg.sigma_max / cfg.sigma_min)
     use_tail = torch.rand(n, generator=gen) < cfg.tail_prob
-    return torch.where(use_tail, tail, ln).exp()
+    return torch.where(use_tail, tail, ln).exp().clamp(cfg.sigma_min, cfg.sigma_max)
 
 
 def linear_alpha_bar(T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> torch.Tensor:
@@ -110,6 +110,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         v = v[..., H // 2 - c: H // 2 + c, W // 2 - c: W // 2 + c]
         val.append(v)
 
+    torch.manual_seed(cfg.seed)  # weight initialisation
     net = UNet(3, 3, base=cfg.base, mults=tuple(cfg.mults), blocks=cfg.blocks)
     model = Preconditioned(net, cfg.objective)
     ema = copy.deepcopy(model).eval()

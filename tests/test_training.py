@@ -1,0 +1,134 @@
+"""Training, preconditioning and checkpoints of our own denoiser network."""
+import json
+
+import numpy as np
+import pytest
+import torch
+import cv2
+
+from restore.models import NetworkPrior, Preconditioned, UNet, load_prior
+from restore.models.checkpoint import load_denoiser, save_denoiser
+from restore.training.loop import TrainConfig, linear_alpha_bar, sample_sigma, train
+
+
+class Oracle(torch.nn.Module):
+    """A 'network' returning a fixed tensor, to check the preconditioning algebra."""
+
+    def __init__(self, value):
+        super().__init__()
+        self.value = value
+        self.config = {"in_channels": 3}
+
+    def forward(self, x, c_noise):
+        return self.value
+
+
+@pytest.mark.parametrize("kind", ["edm", "eps"])
+def test_loss_target_gives_exact_denoiser(kind):
+    """If F equals the loss target, D(x, σ) = x₀ exactly and the loss is 0."""
+    gen = torch.Generator().manual_seed(0)
+    x0 = torch.rand(3, 3, 8, 8, generator=gen, dtype=torch.float64) * 2 - 1
+    noise = torch.randn(x0.shape, generator=gen, dtype=torch.float64)
+    sigma = torch.tensor([0.01, 0.3, 5.0], dtype=torch.float64).view(-1, 1, 1, 1)
+    x = x0 + sigma * noise
+    probe = Preconditioned(Oracle(None), kind)
+    c_skip, c_out, _, _ = probe.coefficients(sigma)
+    target = (x0 - c_skip * x) / c_out if kind == "edm" else noise
+    model = Preconditioned(Oracle(target), kind)
+    torch.testing.assert_close(model(x, sigma), x0)
+    assert model.loss(x0, sigma, noise).abs().max() < 1e-10
+
+
+def test_eps_preconditioning_is_ddpm_state():
+    """eps kind: the network sees x_t = √ᾱ x̃ with ᾱ = 1/(1+σ²), i.e. DDPM's VP state."""
+    seen = {}
+
+    class Spy(Oracle):
+        def forward(self, x, c_noise):
+            seen["x"] = x
+            return torch.zeros_like(x)
+
+    sigma = torch.tensor([0.5]).view(-1, 1, 1, 1)
+    x = torch.randn(1, 3, 4, 4)
+    Preconditioned(Spy(None), "eps")(x, sigma)
+    alpha_bar = 1 / (1 + sigma**2)
+    torch.testing.assert_close(seen["x"], alpha_bar.sqrt() * x)
+
+
+def test_sigma_sampling_ranges():
+    cfg = TrainConfig(data="", out="")
+    s = sample_sigma(cfg, 20000, torch.Generator().manual_seed(0))
+    assert s.min() >= cfg.sigma_min * 0.999 and s.max() <= 80 * 50
+    # the level that matters for the quality bar (σ=25/255 on [0,1] → 0.196 on [-1,1]) is well covered
+    assert ((s > 0.1) & (s < 0.4)).float().mean() > 0.15
+    ab = linear_alpha_bar()
+    se = sample_sigma(TrainConfig(data="", out="", objective="eps"), 1000, torch.Generator().manual_seed(0), ab)
+    table = ((1 - ab) / ab).sqrt()
+    assert torch.isin(se, table).all()
+
+
+def _tiny_data(tmp_path, n=4):
+    d = tmp_path / "data"
+    d.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        img = (rng.random((40, 48, 3)) * 255).astype(np.uint8)
+        cv2.imwrite(str(d / f"im{i}.png"), img)
+    return d
+
+
+def _cfg(tmp_path, data, out, steps):
+    return TrainConfig(data=str(data), out=str(tmp_path / out), steps=steps, batch=2, patch=16, base=8,
+                       mults=(1, 2), blocks=1, ckpt_every=2, val_images=1, threads=1)
+
+
+def test_resume_continues_exactly(tmp_path):
+    """4 steps in one go == 2 steps, stop, resume for 2 more (same weights, bit for bit)."""
+    data = _tiny_data(tmp_path)
+    train(_cfg(tmp_path, data, "a", 4), progress=False)
+    train(_cfg(tmp_path, data, "b", 2), progress=False)
+    train(_cfg(tmp_path, data, "b", 4), resume=True, progress=False)
+    a = torch.load(tmp_path / "a" / "state.pt", weights_only=True)
+    b = torch.load(tmp_path / "b" / "state.pt", weights_only=True)
+    assert a["step"] == b["step"] == 4
+    for k in a["ema"]:
+        assert torch.equal(a["ema"][k], b["ema"][k]), k
+    hist = json.loads((tmp_path / "b" / "history.json").read_text())
+    assert [h["step"] for h in hist] == [2, 4]
+
+
+def test_checkpoint_roundtrip_and_prior(tmp_path):
+    torch.manual_seed(0)
+    net = UNet(3, 3, base=8, mults=(1, 2, 2), blocks=1)
+    for p in net.parameters():  # non-trivial weights (the init zeroes the output layers)
+        p.data.normal_(0, 0.05)
+    model = Preconditioned(net, "edm").eval()
+    save_denoiser(model, tmp_path / "ck")
+    loaded, cfg = load_denoiser(tmp_path / "ck.safetensors")
+    x = torch.rand(2, 3, 16, 16) * 2 - 1
+    s = torch.full((2, 1, 1, 1), 0.4)
+    torch.testing.assert_close(loaded(x, s), model(x, s))
+    prior = load_prior(str(tmp_path / "ck"), device="cpu")
+    assert isinstance(prior, NetworkPrior)
+    # odd size: padded internally, cropped back; per-image (batch does not change a result)
+    y = torch.rand(3, 3, 17, 23)
+    d = prior.denoise(y, 0.1)
+    assert d.shape == y.shape
+    torch.testing.assert_close(prior.denoise(y[1:2], 0.1), d[1:2], atol=1e-5, rtol=1e-5)
+    # [0,1] units: D01(x, σ) = (D(2x−1, 2σ) + 1)/2 at a size that needs no padding
+    z = torch.rand(1, 3, 16, 16)
+    manual = (model(2 * z - 1, torch.full((1, 1, 1, 1), 0.2)) + 1) / 2
+    torch.testing.assert_close(prior.denoise(z, 0.1), manual, atol=1e-5, rtol=1e-5)
+    # grayscale: replicated, output averaged
+    g = torch.rand(1, 1, 16, 16)
+    torch.testing.assert_close(prior.denoise(g, 0.1), prior.denoise(g.repeat(1, 3, 1, 1), 0.1).mean(1, keepdim=True))
+    # half-precision weights load as float32 and give nearly the same denoiser
+    save_denoiser(model, tmp_path / "half", half=True)
+    half = load_prior(str(tmp_path / "half"), device="cpu")
+    assert (half.denoise(z, 0.1) - prior.denoise(z, 0.1)).abs().max() < 1e-2
+
+
+def test_checkpoint_rejects_foreign_config(tmp_path):
+    (tmp_path / "x.json").write_text(json.dumps({"format": "something-else"}))
+    with pytest.raises(ValueError, match="not a restore checkpoint"):
+        load_denoiser(tmp_path / "x")
