@@ -1,18 +1,10 @@
-"""The `restore` command line."""
+"""``restore train``: train a denoiser prior (see `restore.training`)."""
 from __future__ import annotations
 
 import click
 
-from . import __version__
 
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="restore")
-def main():
-    """Restore images (deblur, super-resolve, inpaint, denoise, colorize) with a diffusion prior."""
-
-
-@main.command()
+@click.command()
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="Folder of training images.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder (checkpoints, history).")
 @click.option("--steps", default=100_000, show_default=True, help="Total optimisation steps.")
@@ -30,14 +22,10 @@ def main():
 @click.option("--resume", is_flag=True, help="Continue from OUT/state.pt if present.")
 def train(data, out, steps, batch, patch, lr, objective, base, mults, blocks, ckpt_every, seed, threads, resume):
     """Train a denoiser prior on random patches of the images in DATA."""
-    from .training.loop import TrainConfig, train as run
+    from ..training.loop import TrainConfig, train as run
 
     cfg = TrainConfig(data=data, out=out, steps=steps, batch=batch, patch=patch, lr=lr, objective=objective,
                       base=base, mults=tuple(int(m) for m in mults.split(",")), blocks=blocks,
                       ckpt_every=ckpt_every, seed=seed, threads=threads)
     path = run(cfg, resume=resume)
     click.echo(f"checkpoints in {path}")
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,17 @@
+"""The `restore` command line (entry point ``restore.cli:main``).
+
+Modules, one idea each:
+
+- `app`       the click group, top-level error handling (one ``restore: error: ...`` line, exit 2)
+- `tasks`     ``deblur``, ``sr``, ``inpaint``, ``denoise``, ``colorize``: options → `pipeline.run`
+- `specs`     operator descriptions (plain dicts, JSON-able) ↔ `operators` objects; sidecars
+- `pipeline`  read → measurement → solve (whole or tiled) → write, metrics, report
+- `tiling`    overlapping tiles with smooth blending for large images
+- `simulate`  ``restore simulate``: degrade a sharp image, record the operator and seed
+- `figure`    the ``--compare`` figure (matplotlib, Agg)
+- `methods`   the guidance-method registry as the CLI sees it; ``restore methods``
+- `train`     ``restore train``
+"""
+from .app import main
+
+__all__ = ["main"]
