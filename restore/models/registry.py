@@ -15,14 +15,34 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def load_prior(name="default", device=None) -> NetworkPrior:
-    """Load a prior.
+ADM_SUFFIXES = (".pt", ".pth")
 
-    ``"default"``: the UNet trained by us on CBSD432 and shipped in ``restore/weights``.
-    A path: a restore checkpoint (``.safetensors`` + ``.json`` beside it).
-    ``device``: ``None``/"auto" picks CUDA when available.
+
+def load_prior(name="default", device=None, **kw):
+    """Load a prior (anything returned satisfies the `restore.priors.Prior` protocol).
+
+    - ``"default"``: the UNet trained by us on CBSD432 and shipped in ``restore/weights``;
+    - a directory with ``config.json`` (or ``unet/config.json``): a diffusers ``UNet2DModel``
+      (`restore.models.diffusers_prior.load_diffusers_prior`; keywords ``scheduler_config``, ``clip``);
+    - a ``.pt`` / ``.pth`` file: an OpenAI guided-diffusion (ADM) UNet
+      (`restore.models.adm.load_adm_prior`; keywords ``preset="ffhq" | "imagenet256" | "auto"``, ``clip``,
+      or guided-diffusion script flags such as ``num_channels=...``);
+    - otherwise a restore checkpoint (``.safetensors`` + ``.json`` beside it).
+
+    ``device``: ``None``/"auto" picks CUDA when available. Nothing is ever unpickled with code.
     """
     device = default_device() if device in (None, "auto") else torch.device(device)
-    path = WEIGHTS_DIR / "default" if name == "default" else Path(name)
+    if name == "default":
+        path = WEIGHTS_DIR / "default"
+    else:
+        path = Path(name)
+        if path.is_dir() and ((path / "config.json").is_file() or (path / "unet" / "config.json").is_file()):
+            from .diffusers_prior import load_diffusers_prior
+            return load_diffusers_prior(path, device=device, **kw)
+        if path.suffix.lower() in ADM_SUFFIXES:
+            from .adm import load_adm_prior
+            return load_adm_prior(path, device=device, **kw)
+    if kw:
+        raise TypeError(f"unexpected options for a restore checkpoint: {sorted(kw)}")
     model, cfg = load_denoiser(path, device=device)
     return NetworkPrior(model, cfg)
