@@ -75,3 +75,10 @@ def load_denoiser(path, device="cpu") -> tuple[Preconditioned, dict]:
     for p in model.parameters():
         p.requires_grad_(False)
     return model, cfg
+
+
+def export_checkpoint(src, dst, half: bool = True, meta: dict | None = None) -> Path:
+    """Re-save a training checkpoint for shipping (float16 by default), keeping its config."""
+    model, cfg = load_denoiser(src)
+    keep = {k: v for k, v in cfg.items() if k not in ("format", "unet", "precond", "sigma_data", "data_range")}
+    return save_denoiser(model, dst, {**keep, **(meta or {})}, half=half)
