@@ -64,7 +64,7 @@ class RestoreGroup(click.Group):
         sys.exit(code)
 
 
-@click.group(cls=RestoreGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(name="restore", cls=RestoreGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "-V", "--version", prog_name="restore", message="%(prog)s %(version)s")
 def main():
     """Restore images with a diffusion prior: deblur, super-resolve, inpaint, denoise, colorize.
@@ -83,9 +83,12 @@ def main():
 
 
 def _register():
+    from .info import example, methods
+    from .simulate import simulate
+    from .tasks import colorize, deblur, denoise, inpaint, sr
     from .train import train
 
-    for cmd in (train,):
+    for cmd in (deblur, sr, inpaint, denoise, colorize, simulate, methods, example, train):
         main.add_command(cmd)
 
 

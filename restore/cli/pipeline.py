@@ -1,0 +1,302 @@
+"""One restoration run: read → measurement → solve (whole or tiled) → write → metrics → report.
+
+Everything that can be checked without running the solver (files, operator, method, outputs) is
+checked first, so bad input fails in well under a second with one clear error line.
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+import torch
+
+import operators as ops
+
+from ..io import read_image, write_image
+from . import methods as M
+from . import specs, tiling
+from .files import check_image_extension, check_outputs, default_output
+from .noise_level import estimate_sigma
+from .progress import Progress, enabled
+
+SIDECAR_FORMAT = "restore-measurement"
+DEFAULT_NOISE = 0.01
+MIN_AUTO_NOISE = 1e-3
+
+
+@dataclass
+class Options:
+    """The options every restoration command shares (see `tasks.common_options`)."""
+
+    output: str | None = None
+    noise: str | None = None
+    method: str | None = None
+    steps: int | None = None
+    seed: int = 0
+    device: str = "auto"
+    prior: str = "default"
+    samples: int = 1
+    uncertainty: str | None = None
+    compare: str | None = None
+    reference: str | None = None
+    json: bool = False
+    overwrite: bool = False
+    quiet: bool = False
+    tile: str = "auto"
+    from_json: str | None = None
+
+
+# ----------------------------------------------------------------------------- small helpers
+def parse_noise(value, task: str) -> float | str:
+    """'auto' or a float σ_y ≥ 0 on the [0, 1] scale; the default is 'auto' for denoise, 0.01 otherwise."""
+    if value is None:
+        return "auto" if task == "denoise" else DEFAULT_NOISE
+    if str(value).strip().lower() == "auto":
+        return "auto"
+    try:
+        s = float(value)
+    except ValueError:
+        raise ValueError(f"--noise must be a number (σ_y on the [0, 1] scale, e.g. 0.01) or 'auto', "
+                         f"got {value!r}") from None
+    if not (math.isfinite(s) and s >= 0):
+        raise ValueError(f"--noise must be ≥ 0 (σ_y on the [0, 1] scale), got {value!r}")
+    if s > 1:
+        raise ValueError(f"--noise {s:g} is above 1: σ_y is on the [0, 1] scale (e.g. 2.55/255 ≈ 0.01)")
+    return s
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: no CUDA GPU is available here (use --device cpu or auto)")
+    return torch.device(name)
+
+
+def load_prior(name: str, device: torch.device):
+    from ..models.registry import WEIGHTS_DIR, load_prior as _load
+
+    if name == "default":
+        if not (WEIGHTS_DIR / "default.safetensors").is_file():
+            raise ValueError(f"the default prior's weights are not installed ({WEIGHTS_DIR / 'default.safetensors'}); "
+                             f"pass --prior PATH to a checkpoint")
+    else:
+        p = Path(name)
+        base = p.with_suffix("") if p.suffix in (".safetensors", ".json") else p
+        if not base.with_suffix(".safetensors").is_file() or not base.with_suffix(".json").is_file():
+            raise ValueError(f"prior checkpoint {name!r} not found (need {base.name}.safetensors and "
+                             f"{base.name}.json)")
+    try:
+        return _load(name, device=device)
+    except (KeyError, RuntimeError, TypeError) as e:  # a config or state dict that does not fit
+        raise ValueError(f"cannot load prior {name!r}: {str(e).splitlines()[0]}") from None
+
+
+def read_sidecar(path, task: str) -> dict:
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"--from-json: {str(p)!r} does not exist")
+    try:
+        d = json.loads(p.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"--from-json: {str(p)!r} is not valid JSON ({e})") from None
+    if not isinstance(d, dict) or d.get("format") != SIDECAR_FORMAT or "operator" not in d:
+        raise ValueError(f"--from-json: {str(p)!r} is not a measurement sidecar written by 'restore simulate'")
+    if d.get("task") != task:
+        raise ValueError(f"--from-json: {str(p)!r} describes a {d.get('task')!r} measurement, not {task!r}")
+    op = d["operator"]
+    if isinstance(op, dict) and "path" in op and not Path(op["path"]).is_absolute():
+        d["operator"] = {**op, "path": str((p.parent / op["path"]).resolve())}  # relative to the sidecar
+    return d
+
+
+def tile_plan(opt: str, task: str, spec: dict, shape, samples: int) -> tuple[int, int] | None:
+    """(tile, overlap) or None.  --tile auto|off|N; only blur and identity operators are tiled."""
+    opt = str(opt).strip().lower()
+    h, w = shape[-2:]
+    local = spec["op"] in ("blur", "identity")
+    if opt == "off":
+        return None
+    if opt == "auto":
+        if not local or samples * h * w <= tiling.AUTO_PIXELS:
+            return None
+        n = tiling.AUTO_TILE if samples <= 4 else tiling.AUTO_TILE // 2
+    else:
+        try:
+            n = int(opt)
+        except ValueError:
+            raise ValueError(f"--tile must be auto, off or a tile size in pixels, got {opt!r}") from None
+        if not local:
+            raise ValueError(f"--tile: only deblur and denoise can be tiled, not {task}")
+        if n < 8:
+            raise ValueError(f"--tile must be at least 8 pixels, got {n}")
+    if h <= n and w <= n:
+        return None
+    k = max(len(spec["values"]), len(spec["values"][0])) if spec.get("kernel") == "file" else spec.get("kernel_size", 0)
+    if k >= n:
+        raise ValueError(f"--tile {n} must be larger than the blur kernel ({k} px)")
+    return n, min(n // 8 + k, (n - 1) // 2)
+
+
+def _round(v, nd=4):
+    """JSON-safe number: None for missing or non-finite values (e.g. the infinite PSNR of identical images)."""
+    return None if v is None or not math.isfinite(float(v)) else round(float(v), nd)
+
+
+# ----------------------------------------------------------------------------- the run
+def run(task: str, image: str, spec: dict | None, opt: Options) -> int:
+    t0 = time.perf_counter()
+    show = not opt.quiet and not opt.json
+
+    # 1. input and operator ------------------------------------------------------------------------
+    x_in, info = read_image(image)
+    sidecar = None
+    if opt.from_json is not None:
+        sc_path = opt.from_json or str(Path(image).with_suffix(".json"))
+        sidecar = read_sidecar(sc_path, task)
+        spec = sidecar["operator"]
+    noise = parse_noise(opt.noise if (opt.noise is not None or sidecar is None) else sidecar["noise"]["sigma"], task)
+
+    if task == "colorize":
+        y = ops.Grayscale()(x_in) if x_in.shape[1] == 3 else x_in
+    else:
+        y = x_in
+    x_shape = specs.image_shape(spec, y.shape)
+    A = specs.build(spec, x_shape)
+    if spec["op"] == "downsample" and tuple(A.out_shape(x_shape)) != tuple(y.shape):
+        raise ValueError("internal: measurement shape mismatch")
+    if spec["op"] == "inpaint":
+        y = A(y)  # the known pixels of the input are the measurement
+
+    # 2. method, outputs, settings -------------------------------------------------------------------
+    method = M.check_method(opt.method) if opt.method else M.default_method(task)
+    steps = opt.steps if opt.steps is not None else M.default_steps(method)
+    if steps is not None and steps < 1:
+        raise ValueError(f"--steps must be at least 1, got {steps}")
+    if opt.samples < 1:
+        raise ValueError(f"--samples must be at least 1, got {opt.samples}")
+    if opt.uncertainty and opt.samples < 2:
+        raise ValueError("--uncertainty needs --samples K with K ≥ 2 (the std over K restorations)")
+    output = Path(opt.output) if opt.output else default_output(image, "_restored")
+    check_image_extension("output", output)
+    if opt.uncertainty:
+        check_image_extension("--uncertainty", opt.uncertainty)
+    inputs = [image, opt.reference, spec.get("path"), opt.from_json or None]
+    if sidecar is not None:
+        inputs.append(opt.from_json or str(Path(image).with_suffix(".json")))
+    check_outputs({"output": output, "--uncertainty": opt.uncertainty, "--compare": opt.compare},
+                  inputs, opt.overwrite)
+    ref = None
+    if opt.reference:
+        ref, _ = read_image(opt.reference)
+        if tuple(ref.shape[1:]) != tuple(x_shape[1:]):
+            c, h, w = x_shape[1:]
+            raise ValueError(f"--reference {opt.reference!r} is {ref.shape[3]}x{ref.shape[2]} with {ref.shape[1]} "
+                             f"channel(s) but the restoration is {w}x{h} with {c}")
+    noise_estimated = noise == "auto"
+    if noise_estimated:
+        noise = max(estimate_sigma(y), MIN_AUTO_NOISE)
+        if show:
+            click.echo(f"estimated noise level σ_y = {noise:.4f} ({noise * 255:.1f}/255)", err=True)
+    tiles = tile_plan(opt.tile, task, spec, x_shape, opt.samples)
+    device = resolve_device(opt.device)
+
+    # 3. prior and solve ---------------------------------------------------------------------------
+    prior = load_prior(opt.prior, device)
+    solve = M.guidance().solve
+    n_tiles = len(tiling.plan(x_shape, *tiles)) if tiles else 1
+    if show and tiles:
+        click.echo(f"large image: restoring in {n_tiles} tiles of {tiles[0]} px (overlap {tiles[1]} px)", err=True)
+    y_dev = y.to(device)
+    t_solve = time.perf_counter()
+    with Progress(steps * n_tiles if steps else None, f"{task} ({method})", enabled(opt.quiet or opt.json)) as bar:
+        def solve_one(yt, seed):
+            xs = solve(yt, A, prior, method=method, sigma_y=float(noise), steps=steps, seed=int(seed),
+                       samples=opt.samples, callback=bar.callback)
+            return xs.detach()
+
+        try:
+            if tiles:
+                xs = tiling.solve_tiled(y_dev, solve_one, tiles[0], tiles[1], opt.seed)
+            else:
+                xs = solve_one(y_dev, opt.seed)
+        except torch.cuda.OutOfMemoryError:
+            raise ValueError(f"out of GPU memory for a {x_shape[3]}x{x_shape[2]} image; use --tile 256 "
+                             f"(deblur/denoise), fewer --samples, or --device cpu") from None
+    solve_seconds = time.perf_counter() - t_solve
+    xs = xs.float().cpu()
+    if not bool(torch.isfinite(xs).all()):
+        raise ValueError(f"the solver ({method}) produced NaN/Inf values; try another --method or more --steps")
+    x = xs.mean(dim=0, keepdim=True) if xs.shape[0] > 1 else xs[:1]
+    std = xs.std(dim=0, keepdim=True) if xs.shape[0] > 1 else None
+
+    # 4. outputs -------------------------------------------------------------------------------------
+    write_image(output, x.clamp(0, 1), info=info, overwrite=opt.overwrite)
+    unc_scale = None
+    if opt.uncertainty:
+        s = std.mean(dim=1, keepdim=True)
+        unc_scale = max(float(s.max()), 1e-12)
+        write_image(opt.uncertainty, s / unc_scale, bit_depth=16 if Path(opt.uncertainty).suffix.lower() in
+                    (".png", ".tif", ".tiff") else 8, overwrite=opt.overwrite)
+
+    metrics = {}
+    if ref is not None:
+        from ..metrics import psnr, ssim
+
+        xc = x.clamp(0, 1)
+        metrics = {"psnr": float(psnr(xc, ref)[0]), "ssim": float(ssim(xc, ref)[0])}
+        if tuple(y.shape) == tuple(ref.shape) and spec["op"] != "inpaint":
+            yc = y.clamp(0, 1)
+            metrics.update(input_psnr=float(psnr(yc, ref)[0]), input_ssim=float(ssim(yc, ref)[0]))
+    if opt.compare:
+        from .figure import compare_figure
+
+        titles = {"input": f"input ({specs.describe(spec)})"}
+        if metrics:
+            titles["restored"] = f"restored ({method}) {metrics['psnr']:.2f} dB / {metrics['ssim']:.3f}"
+            if "input_psnr" in metrics:
+                titles["input"] = f"input {metrics['input_psnr']:.2f} dB / {metrics['input_ssim']:.3f}"
+        else:
+            titles["restored"] = f"restored ({method})"
+        compare_figure(opt.compare, y.expand(-1, 3, -1, -1) if x.shape[1] == 3 and y.shape[1] == 1 else y,
+                       x, reference=ref, std=std, titles=titles, overwrite=opt.overwrite)
+
+    # 5. report ----------------------------------------------------------------------------------------
+    seconds = time.perf_counter() - t0
+    result = {
+        "task": task, "input": str(image), "output": str(output),
+        "uncertainty": str(opt.uncertainty) if opt.uncertainty else None,
+        "uncertainty_scale": _round(unc_scale, 6),
+        "compare": str(opt.compare) if opt.compare else None,
+        "reference": str(opt.reference) if opt.reference else None,
+        "method": method, "seed": opt.seed, "steps": steps, "samples": opt.samples,
+        "noise": _round(noise, 6), "noise_estimated": noise_estimated,
+        "operator": {k: v for k, v in spec.items() if k != "values"}, "from_json": sidecar is not None,
+        "prior": opt.prior, "device": str(device), "tiles": n_tiles,
+        "shape": list(x.shape[1:]), "bit_depth": info.bit_depth if info.bit_depth in (8, 16) else 8,
+        "alpha": info.has_alpha,
+        "seconds": round(seconds, 3), "solve_seconds": round(solve_seconds, 3),
+        "psnr": _round(metrics.get("psnr")), "ssim": _round(metrics.get("ssim")),
+        "input_psnr": _round(metrics.get("input_psnr")), "input_ssim": _round(metrics.get("input_ssim")),
+    }
+    if opt.json:
+        click.echo(json.dumps(result, indent=2))
+    elif not opt.quiet:
+        click.echo(f"wrote {output}  ({specs.describe(spec)}; {method}, {steps or 0} steps, seed {opt.seed}, "
+                   f"σ_y {noise:.4g}, {seconds:.1f} s on {device})")
+        if opt.uncertainty:
+            click.echo(f"wrote {opt.uncertainty}  (per-pixel std over {opt.samples} samples; white = {unc_scale:.4f})")
+        if opt.compare:
+            click.echo(f"wrote {opt.compare}")
+        if metrics:
+            line = f"PSNR {metrics['psnr']:.2f} dB  SSIM {metrics['ssim']:.4f}"
+            if "input_psnr" in metrics:
+                line += f"  (input: PSNR {metrics['input_psnr']:.2f} dB  SSIM {metrics['input_ssim']:.4f})"
+            click.echo(line)
+    sys.stdout.flush()
+    return 0

@@ -1,0 +1,214 @@
+"""Operator descriptions: plain JSON-able dicts ↔ `operators` objects.
+
+A *spec* names the operator and every parameter needed to rebuild it exactly, seeds included, so it
+can be stored in a sidecar by ``restore simulate`` and read back by ``--from-json``:
+
+    {"op": "blur", "kernel": "gauss", "kernel_size": 19, "kernel_std": 3.0, "boundary": "reflect"}
+    {"op": "blur", "kernel": "motion", "kernel_size": 31, "intensity": 0.5, "kernel_seed": 123, ...}
+    {"op": "blur", "kernel": "file", "path": "/abs/k.npy", "values": [[...]], "boundary": "reflect"}
+    {"op": "downsample", "factor": 4, "filter": "bicubic"}
+    {"op": "inpaint", "mask": "random", "fraction": 0.5, "mask_seed": 7}
+    {"op": "inpaint", "mask": "box", "size": [64, 64], "mask_seed": 7}
+    {"op": "inpaint", "mask": "file", "path": "/abs/mask.png"}
+    {"op": "identity"}          (denoise)
+    {"op": "grayscale"}         (colorize)
+
+A kernel file's normalised values are stored in the spec, so the operator is rebuilt exactly even if
+the file changes or moves.  Random parts (motion kernels, masks) are stored as their seeds.
+"""
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import torch
+
+import operators as ops
+
+TASKS = ("deblur", "sr", "inpaint", "denoise", "colorize")
+TASK_OP = {"deblur": "blur", "sr": "downsample", "inpaint": "inpaint", "denoise": "identity",
+           "colorize": "grayscale"}
+KERNEL_NAMES = {"gauss": "gauss", "gaussian": "gauss", "motion": "motion", "uniform": "uniform", "box": "uniform"}
+DEFAULT_BOUNDARY = "reflect"
+DEFAULT_STD = 3.0
+DEFAULT_MOTION_SIZE = 31
+DEFAULT_UNIFORM_SIZE = 9
+
+
+def default_kernel_size(kind: str, std: float) -> int:
+    """gauss: the smallest odd size covering ±3σ (19 for σ = 3); motion 31; uniform 9."""
+    if kind == "gauss":
+        return 2 * math.ceil(3 * std) + 1
+    return DEFAULT_MOTION_SIZE if kind == "motion" else DEFAULT_UNIFORM_SIZE
+
+
+def _looks_like_path(value: str) -> bool:
+    return os.sep in value or "/" in value or bool(Path(value).suffix) or Path(value).exists()
+
+
+def blur_spec(kernel: str = "gauss", kernel_size: int | None = None, kernel_std: float | None = None,
+              intensity: float | None = None, boundary: str = DEFAULT_BOUNDARY, kernel_seed: int = 0) -> dict:
+    """The spec of a blur from command-line values (validated; file kernels are read here)."""
+    if boundary not in ops.BOUNDARIES:
+        raise ValueError(f"unknown --boundary {boundary!r} (choose from {', '.join(ops.BOUNDARIES)})")
+    name = KERNEL_NAMES.get(str(kernel).lower())
+    if name is None:
+        if not _looks_like_path(str(kernel)):
+            raise ValueError(f"unknown kernel {kernel!r} (use gauss, motion, uniform, or the path of a kernel "
+                             f"file: .png, .npy, .npz, .mat)")
+        k = ops.load_kernel(kernel)  # ValueError for missing files, NaN, non-positive sum, ...
+        return {"op": "blur", "kernel": "file", "path": str(Path(kernel).resolve()),
+                "values": k.tolist(), "boundary": boundary}
+    if kernel_size is not None and (kernel_size < 1 or int(kernel_size) != kernel_size):
+        raise ValueError(f"--kernel-size must be a positive integer, got {kernel_size}")
+    spec = {"op": "blur", "kernel": name, "boundary": boundary}
+    if name == "gauss":
+        std = DEFAULT_STD if kernel_std is None else float(kernel_std)
+        if not (math.isfinite(std) and std > 0):
+            raise ValueError(f"--kernel-std must be positive, got {kernel_std}")
+        spec.update(kernel_size=int(kernel_size or default_kernel_size(name, std)), kernel_std=std)
+    elif name == "motion":
+        inten = 0.5 if intensity is None else float(intensity)
+        if not (math.isfinite(inten) and inten >= 0):
+            raise ValueError(f"--intensity must be ≥ 0, got {intensity}")
+        size = int(kernel_size or DEFAULT_MOTION_SIZE)
+        if size < 3:
+            raise ValueError(f"--kernel-size of a motion kernel must be at least 3, got {size}")
+        spec.update(kernel_size=size, intensity=inten, kernel_seed=int(kernel_seed))
+    else:
+        spec.update(kernel_size=int(kernel_size or DEFAULT_UNIFORM_SIZE))
+    return spec
+
+
+def downsample_spec(factor: int = 4, filter: str = "bicubic") -> dict:
+    if isinstance(factor, bool) or int(factor) != factor or factor < 1:
+        raise ValueError(f"--factor must be a positive integer, got {factor}")
+    if filter not in ops.FILTERS:
+        raise ValueError(f"unknown --filter {filter!r} (choose from {', '.join(ops.FILTERS)})")
+    return {"op": "downsample", "factor": int(factor), "filter": filter}
+
+
+def parse_box(value) -> list[int]:
+    """'S' or 'HxW' → [h, w]."""
+    if isinstance(value, (list, tuple)):
+        parts = list(value)
+    else:
+        parts = str(value).lower().replace("×", "x").split("x")
+    try:
+        hw = [int(p) for p in parts]
+    except ValueError:
+        raise ValueError(f"--mask-box must be S or HxW in pixels, got {value!r}") from None
+    if len(hw) == 1:
+        hw = hw * 2
+    if len(hw) != 2 or min(hw) < 1:
+        raise ValueError(f"--mask-box must be S or HxW with positive sizes, got {value!r}")
+    return hw
+
+
+def inpaint_spec(mask: str | None = None, mask_random: float | None = None, mask_box=None,
+                 mask_seed: int = 0) -> dict:
+    given = [n for n, v in (("--mask", mask), ("--mask-random", mask_random), ("--mask-box", mask_box))
+             if v is not None]
+    if len(given) != 1:
+        raise ValueError("inpainting needs exactly one of --mask PATH, --mask-random P, --mask-box S"
+                         + (f" (got {', '.join(given)})" if given else ""))
+    if mask is not None:
+        if not Path(mask).is_file():
+            raise ValueError(f"mask file {str(mask)!r} does not exist")
+        return {"op": "inpaint", "mask": "file", "path": str(Path(mask).resolve())}
+    if mask_random is not None:
+        p = float(mask_random)
+        if not (0 <= p < 1):
+            raise ValueError(f"--mask-random is the fraction of missing pixels, in [0, 1), got {mask_random}")
+        return {"op": "inpaint", "mask": "random", "fraction": p, "mask_seed": int(mask_seed)}
+    return {"op": "inpaint", "mask": "box", "size": parse_box(mask_box), "mask_seed": int(mask_seed)}
+
+
+def task_spec(task: str) -> dict:
+    """Specs of the parameter-free tasks."""
+    if task == "denoise":
+        return {"op": "identity"}
+    if task == "colorize":
+        return {"op": "grayscale"}
+    raise ValueError(f"task {task!r} needs parameters")
+
+
+# ----------------------------------------------------------------------------- spec -> operator
+def image_shape(spec: dict, y_shape) -> tuple:
+    """The restored image's shape (1, C, H, W) for a measurement of shape ``y_shape``."""
+    b, c, h, w = y_shape
+    op = spec["op"]
+    if op == "downsample":
+        f = spec["factor"]
+        return (b, c, h * f, w * f)
+    if op == "grayscale":
+        return (b, 3, h, w)
+    return (b, c, h, w)
+
+
+def build(spec: dict, x_shape) -> ops.LinearOperator:
+    """The operator described by ``spec`` for images of shape ``x_shape``; checks that it fits."""
+    op = spec.get("op")
+    h, w = x_shape[-2:]
+    if op == "blur":
+        kind = spec["kernel"]
+        if kind == "file":
+            k = torch.tensor(spec["values"], dtype=torch.float64) if "values" in spec else spec["path"]
+            A = ops.Blur(k, boundary=spec["boundary"])
+        elif kind == "gauss":
+            A = ops.GaussianBlur(spec["kernel_size"], spec["kernel_std"], boundary=spec["boundary"])
+        elif kind == "motion":
+            A = ops.MotionBlur(spec["kernel_size"], spec["intensity"], seed=spec["kernel_seed"],
+                               boundary=spec["boundary"])
+        elif kind == "uniform":
+            A = ops.UniformBlur(spec["kernel_size"], boundary=spec["boundary"])
+        else:
+            raise ValueError(f"unknown kernel kind {kind!r} in the operator description")
+        kh, kw = A.kernel.shape
+        if kh > h or kw > w:
+            raise ValueError(f"blur kernel {kh}x{kw} is larger than the image {h}x{w} (use a smaller --kernel-size)")
+        return A
+    if op == "downsample":
+        return ops.Downsample(spec["factor"], spec["filter"])
+    if op == "inpaint":
+        kind = spec["mask"]
+        if kind == "file":
+            m = ops.mask_from_file(spec["path"], shape=(h, w))
+        elif kind == "random":
+            m = ops.random_mask((h, w), spec["fraction"], seed=spec["mask_seed"])
+        elif kind == "box":
+            bh, bw = spec["size"]
+            if bh > h or bw > w:
+                raise ValueError(f"--mask-box {bh}x{bw} does not fit in the image {h}x{w}")
+            m = ops.box_mask((h, w), (bh, bw), seed=spec["mask_seed"])
+        else:
+            raise ValueError(f"unknown mask kind {kind!r} in the operator description")
+        return ops.Inpainting(m)
+    if op == "identity":
+        return ops.Identity()
+    if op == "grayscale":
+        return ops.Grayscale()
+    raise ValueError(f"unknown operator {op!r} in the operator description")
+
+
+def describe(spec: dict) -> str:
+    """A short human description, e.g. 'gauss blur 19x19 σ=3 (reflect boundary)'."""
+    op = spec["op"]
+    if op == "blur":
+        if spec["kernel"] == "file":
+            return f"blur with kernel file {Path(spec['path']).name} ({spec['boundary']} boundary)"
+        extra = {"gauss": lambda: f", std {spec['kernel_std']:g}",
+                 "motion": lambda: f", intensity {spec['intensity']:g}, kernel seed {spec['kernel_seed']}",
+                 "uniform": lambda: ""}[spec["kernel"]]()
+        n = spec["kernel_size"]
+        return f"{spec['kernel']} blur {n}x{n}{extra} ({spec['boundary']} boundary)"
+    if op == "downsample":
+        return f"x{spec['factor']} {spec['filter']} downsampling"
+    if op == "inpaint":
+        if spec["mask"] == "file":
+            return f"inpainting, mask {Path(spec['path']).name}"
+        if spec["mask"] == "random":
+            return f"inpainting, {spec['fraction']:.0%} random pixels missing (mask seed {spec['mask_seed']})"
+        return f"inpainting, {spec['size'][0]}x{spec['size'][1]} box (mask seed {spec['mask_seed']})"
+    return {"identity": "denoising", "grayscale": "colorization"}.get(op, op)

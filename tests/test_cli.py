@@ -1,0 +1,219 @@
+"""The command line, driven in-process through click's CliRunner (tiny images, tiny random prior)."""
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from restore.cli import main
+from restore.models import Preconditioned, UNet
+from restore.models.checkpoint import save_denoiser
+
+H, W = 24, 32
+pytest.importorskip("restore.guidance")
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    torch.manual_seed(0)
+    save_denoiser(Preconditioned(UNet(base=8, mults=(1, 2), blocks=1)), d / "tiny")
+    rng = np.random.default_rng(0)
+    rgb = cv2.GaussianBlur((rng.random((H, W, 3)) * 255).astype(np.uint8), (5, 5), 1.5)
+    cv2.imwrite(str(d / "rgb.png"), rgb)
+    cv2.imwrite(str(d / "gray.png"), rgb[:, :, 1])
+    alpha = np.tile(np.linspace(0, 255, W).astype(np.uint8), (H, 1))
+    cv2.imwrite(str(d / "rgba.png"), np.dstack([rgb, alpha]))
+    cv2.imwrite(str(d / "deep.png"), rgb.astype(np.uint16) * 257 + 100)
+    cv2.imwrite(str(d / "small.png"), rgb[::4, ::4])  # 6x8, for sr
+    mask = np.full((H, W), 255, np.uint8)
+    mask[8:16, 10:20] = 0
+    cv2.imwrite(str(d / "mask.png"), mask)
+    cv2.imwrite(str(d / "mask_wrong.png"), mask[:20])
+    np.save(d / "k_nan.npy", np.array([[1.0, np.nan], [1.0, 1.0]]))
+    np.save(d / "k_neg.npy", np.array([[1.0, -2.0], [0.0, 0.0]]))
+    np.save(d / "k_ok.npy", np.ones((3, 3)))
+    (d / "notimage.png").write_text("hello")
+    return d
+
+
+def cli(files, *args, prior=True):
+    args = [str(a) for a in args]
+    if prior and args and args[0] in ("deblur", "sr", "inpaint", "denoise", "colorize"):
+        args += ["--prior", str(files / "tiny"), "--steps", "2"]
+    return CliRunner().invoke(main, args, catch_exceptions=False)
+
+
+def ok_json(result) -> dict:
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def read(path):
+    return cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+
+
+def assert_bad(result, *words):
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("restore: error: ")
+    assert "Traceback" not in result.output
+    for w in words:
+        assert w.lower() in lines[0].lower(), lines[0]
+
+
+# ----------------------------------------------------------------------------- happy paths
+@pytest.mark.parametrize("task, extra, shape", [
+    ("deblur", ["--kernel-size", "5"], (H, W, 3)),
+    ("deblur", ["--kernel", "motion", "--kernel-size", "5", "--boundary", "circular"], (H, W, 3)),
+    ("sr", ["--factor", "4"], (H, W, 3)),
+    ("inpaint", ["--mask", "mask.png"], (H, W, 3)),
+    ("denoise", [], (H, W, 3)),
+    ("colorize", [], (H, W, 3)),
+])
+def test_tasks_json(files, task, extra, shape):
+    src = files / ("small.png" if task == "sr" else "rgb.png")
+    out = files / f"out_{task}_{len(extra)}.png"
+    extra = [str(files / e) if e.endswith(".png") else e for e in extra]
+    r = cli(files, task, src, *extra, "-o", out, "--json")
+    d = ok_json(r)
+    assert r.stderr == ""  # no progress bar, no messages when stderr is not a terminal
+    assert read(out).shape == shape
+    for key in ("input", "output", "method", "seed", "steps", "seconds", "psnr", "ssim", "operator", "noise"):
+        assert key in d
+    assert d["output"] == str(out) and d["steps"] == 2 and d["seed"] == 0 and d["psnr"] is None
+    assert d["method"] == {"deblur": "diffpir", "sr": "ddrm", "inpaint": "ddrm", "denoise": "ddrm",
+                           "colorize": "ddnm"}[task]
+    if task == "denoise":
+        assert d["noise_estimated"] is True and d["noise"] > 0
+
+
+def test_default_output_name_and_reference(files, tmp_path):
+    src = tmp_path / "photo.png"
+    src.write_bytes((files / "rgb.png").read_bytes())
+    r = cli(files, "deblur", src, "--kernel-size", "3", "--reference", files / "rgb.png",
+            "--compare", tmp_path / "cmp.png")
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "photo_restored.png").is_file() and (tmp_path / "cmp.png").is_file()
+    assert "PSNR" in r.stdout and "SSIM" in r.stdout
+    d = ok_json(cli(files, "deblur", src, "--kernel-size", "3", "--reference", files / "rgb.png", "--json",
+                    "-o", tmp_path / "b.png"))
+    assert d["psnr"] > 0 and 0 < d["ssim"] <= 1
+
+
+def test_overwrite_refused_and_input_protected(files, tmp_path):
+    src = tmp_path / "in.png"
+    src.write_bytes((files / "rgb.png").read_bytes())
+    out = tmp_path / "in_restored.png"
+    out.write_bytes(b"keep me")
+    assert_bad(cli(files, "deblur", src, "--kernel-size", "3"), "already exists", "--overwrite")
+    assert out.read_bytes() == b"keep me"
+    r = cli(files, "deblur", src, "--kernel-size", "3", "--overwrite", "-q")
+    assert r.exit_code == 0 and read(out).shape == (H, W, 3)
+    original = src.read_bytes()
+    assert_bad(cli(files, "deblur", src, "--kernel-size", "3", "-o", src, "--overwrite"), "input")
+    assert src.read_bytes() == original
+
+
+def test_same_seed_same_output(files, tmp_path):
+    outs = []
+    for i, seed in enumerate((5, 5, 6)):
+        outs.append(tmp_path / f"s{i}.png")
+        assert cli(files, "denoise", files / "rgb.png", "--noise", "0.05", "--seed", seed, "-o", outs[-1],
+                   "-q").exit_code == 0
+    a, b, c = (o.read_bytes() for o in outs)
+    assert a == b and a != c
+
+
+def test_alpha_16bit_gray(files, tmp_path):
+    r = cli(files, "deblur", files / "rgba.png", "--kernel-size", "3", "-o", tmp_path / "a.png", "-q")
+    assert r.exit_code == 0, r.output
+    a = read(tmp_path / "a.png")
+    assert a.shape == (H, W, 4) and np.array_equal(a[:, :, 3], read(files / "rgba.png")[:, :, 3])
+    assert cli(files, "denoise", files / "deep.png", "--noise", "0.02", "-o", tmp_path / "d.png", "-q").exit_code == 0
+    assert read(tmp_path / "d.png").dtype == np.uint16
+    assert cli(files, "deblur", files / "gray.png", "--kernel-size", "3", "-o", tmp_path / "g.png", "-q").exit_code == 0
+    assert read(tmp_path / "g.png").shape == (H, W)
+    assert cli(files, "colorize", files / "gray.png", "-o", tmp_path / "c.png", "-q").exit_code == 0
+    assert read(tmp_path / "c.png").shape == (H, W, 3)
+    assert cli(files, "sr", files / "rgba.png", "--factor", "2", "-o", tmp_path / "s.png", "-q").exit_code == 0
+    assert read(tmp_path / "s.png").shape == (2 * H, 2 * W, 4)
+
+
+def test_samples_uncertainty_and_tiles(files, tmp_path):
+    d = ok_json(cli(files, "deblur", files / "rgb.png", "--kernel-size", "3", "--samples", "2",
+                    "--uncertainty", tmp_path / "u.png", "-o", tmp_path / "x.png", "--json"))
+    assert read(tmp_path / "u.png").shape == (H, W) and d["uncertainty_scale"] > 0
+    d = ok_json(cli(files, "deblur", files / "rgb.png", "--kernel-size", "3", "--tile", "16",
+                    "-o", tmp_path / "t.png", "--json"))
+    assert d["tiles"] == 6 and read(tmp_path / "t.png").shape == (H, W, 3)
+
+
+def test_simulate_reproducible_and_from_json(files, tmp_path):
+    runs = []
+    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+        out = tmp_path / f"{name}.png"
+        r = cli(files, "simulate", files / "rgb.png", "--task", "deblur", "--kernel", "motion", "--kernel-size", "7",
+                "--noise", "0.02", "--seed", seed, "-o", out, "-q")
+        assert r.exit_code == 0, r.output
+        side = json.loads(out.with_suffix(".json").read_text())
+        side.pop("measurement")
+        runs.append((out.read_bytes(), side))
+    assert runs[0] == runs[1] and runs[0][0] != runs[2][0]
+    d = ok_json(cli(files, "deblur", tmp_path / "a.png", "--json", "-o", tmp_path / "r.png", "--from-json"))
+    assert d["operator"] == runs[0][1]["operator"] and d["noise"] == 0.02 and d["from_json"]
+    assert_bad(cli(files, "sr", tmp_path / "a.png", "--from-json"), "deblur")
+    assert_bad(cli(files, "deblur", tmp_path / "a.png", "--kernel-size", "3", "--from-json"), "--from-json")
+    # inpainting: the mask comes back from its seed
+    out = tmp_path / "m.png"
+    assert cli(files, "simulate", files / "rgb.png", "--task", "inpaint", "--mask-random", "0.5", "-o", out,
+               "-q").exit_code == 0
+    d = ok_json(cli(files, "inpaint", out, "--from-json", out.with_suffix(".json"), "--json",
+                    "-o", tmp_path / "mr.png"))
+    assert d["operator"]["mask"] == "random"
+
+
+def test_methods_and_version(files):
+    r = cli(files, "methods")
+    assert r.exit_code == 0 and "diffpir" in r.stdout and "ddrm" in r.stdout
+    r = cli(files, "--version")
+    assert r.exit_code == 0 and r.stdout.startswith("restore ")
+
+
+# ----------------------------------------------------------------------------- bad input
+BAD = [
+    (["deblur", "missing.png"], ["missing.png"]),
+    (["deblur", "notimage.png"], ["notimage.png"]),
+    (["deblur", "rgb.png", "--kernel", "gaus"], ["unknown kernel", "gaus"]),
+    (["deblur", "rgb.png", "--kernel", "k_nan.npy"], ["nan"]),
+    (["deblur", "rgb.png", "--kernel", "k_neg.npy"], ["positive sum"]),
+    (["deblur", "rgb.png", "--kernel", "nofile.npy"], ["does not exist"]),
+    (["deblur", "rgb.png", "--kernel-size", "31"], ["larger than the image"]),
+    (["inpaint", "rgb.png", "--mask", "mask_wrong.png"], ["mask", "20x32"]),
+    (["inpaint", "rgb.png"], ["--mask"]),
+    (["sr", "small.png", "--factor", "0"], ["--factor"]),
+    (["sr", "small.png", "--factor", "-2"], ["--factor"]),
+    (["deblur", "rgb.png", "--method", "nosuch"], ["unknown method", "nosuch"]),
+    (["deblur", "rgb.png", "--noise", "-1"], ["--noise"]),
+    (["deblur", "rgb.png", "--nosuch-option"], ["--nosuch-option"]),
+    (["deblur", "rgb.png", "--reference", "small.png"], ["--reference"]),
+    (["simulate", "rgb.png", "--task", "sr", "--factor", "5"], ["multiple"]),
+    (["simulate", "rgb.png", "--task", "deblur", "--factor", "2"], ["--factor"]),
+]
+
+
+@pytest.mark.parametrize("args, words", BAD, ids=[" ".join(a) for a, _ in BAD])
+def test_bad_input(files, args, words):
+    args = [str(files / a) if a.endswith((".png", ".npy")) and not a.startswith("-") else a for a in args]
+    assert_bad(cli(files, *args), *words)
+
+
+def test_bad_prior(files, tmp_path):
+    r = CliRunner().invoke(main, ["deblur", str(files / "rgb.png"), "--kernel-size", "3", "--prior",
+                                  str(tmp_path / "none"), "-o", str(tmp_path / "x.png")])
+    assert_bad(r, "prior")
