@@ -212,19 +212,18 @@ def run(task: str, image: str, spec: dict | None, opt: Options) -> int:
     n_tiles = len(tiling.plan(x_shape, *tiles)) if tiles else 1
     if show and tiles:
         click.echo(f"large image: restoring in {n_tiles} tiles of {tiles[0]} px (overlap {tiles[1]} px)", err=True)
-    y_dev = y.to(device)
     t_solve = time.perf_counter()
     with Progress(steps * n_tiles if steps else None, f"{task} ({method})", enabled(opt.quiet or opt.json)) as bar:
         def solve_one(yt, seed):
-            xs = solve(yt, A, prior, method=method, sigma_y=float(noise), steps=steps, seed=int(seed),
+            xs = solve(yt.to(device), A, prior, method=method, sigma_y=float(noise), steps=steps, seed=int(seed),
                        samples=opt.samples, callback=bar.callback)
             return xs.detach()
 
         try:
             if tiles:
-                xs = tiling.solve_tiled(y_dev, solve_one, tiles[0], tiles[1], opt.seed)
+                xs = tiling.solve_tiled(y, solve_one, tiles[0], tiles[1], opt.seed)
             else:
-                xs = solve_one(y_dev, opt.seed)
+                xs = solve_one(y, opt.seed)
         except torch.cuda.OutOfMemoryError:
             raise ValueError(f"out of GPU memory for a {x_shape[3]}x{x_shape[2]} image; use --tile 256 "
                              f"(deblur/denoise), fewer --samples, or --device cpu") from None

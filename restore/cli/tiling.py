@@ -13,6 +13,10 @@ so x = Σ_t w_t x_t / Σ_t w_t has no seams.  Tile t gets its own sampler seed, 
 seed and t (`operators.derive_seed`), so the result is reproducible.  Only operators whose output
 pixel depends on a small neighbourhood of input pixels may be tiled (blur, identity); masks and
 downsampling are not tiled.
+
+Memory: the device holds y and one tile's solve (K·3·T² pixels plus the network's activations);
+the blended result is accumulated in host memory (K + 1 float32 images).  So the image size is
+limited by host RAM (≈ 12·(K + 2) bytes per pixel), not by the GPU.
 """
 from __future__ import annotations
 
@@ -67,6 +71,7 @@ def solve_tiled(y: torch.Tensor, solve_one, tile: int, overlap: int, seed: int) 
     H, W = y.shape[-2:]
     for i, (t, l, th, tw) in enumerate(tiles):
         xt = solve_one(y[..., t:t + th, l:l + tw], derive_seed(seed, i) if len(tiles) > 1 else seed)
+        xt = xt.to("cpu", torch.float32)  # the blend lives in host memory: the device holds one tile at a time
         if acc is None:
             acc = torch.zeros(xt.shape[0], xt.shape[1], H, W, device=xt.device, dtype=xt.dtype)
             wsum = torch.zeros(1, 1, H, W, device=xt.device, dtype=xt.dtype)
