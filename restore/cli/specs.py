@@ -34,6 +34,7 @@ DEFAULT_BOUNDARY = "reflect"
 DEFAULT_STD = 3.0
 DEFAULT_MOTION_SIZE = 31
 DEFAULT_UNIFORM_SIZE = 9
+CG_MAX_ITER = 25
 
 
 def default_kernel_size(kind: str, std: float) -> int:
@@ -165,6 +166,11 @@ def build(spec: dict, x_shape) -> ops.LinearOperator:
             A = ops.UniformBlur(spec["kernel_size"], boundary=spec["boundary"])
         else:
             raise ValueError(f"unknown kernel kind {kind!r} in the operator description")
+        if spec["boundary"] != "circular":
+            # No SVD: pinv/prox run conjugate gradient.  Inside a diffusion loop the prox is warm-started
+            # at the denoised estimate; 25 iterations reach ~1e-3 relative error and are 8x cheaper than
+            # the operator's default cap of 200 (which dominated CPU deblurring time).
+            A.cg_max_iter = CG_MAX_ITER
         kh, kw = A.kernel.shape
         if kh > h or kw > w:
             raise ValueError(f"blur kernel {kh}x{kw} is larger than the image {h}x{w} (use a smaller --kernel-size)")
