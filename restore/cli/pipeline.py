@@ -88,12 +88,13 @@ def load_prior(name: str, device: torch.device):
     else:
         p = Path(name)
         base = p.with_suffix("") if p.suffix in (".safetensors", ".json") else p
-        if not base.with_suffix(".safetensors").is_file() or not base.with_suffix(".json").is_file():
-            raise ValueError(f"prior checkpoint {name!r} not found (need {base.name}.safetensors and "
-                             f"{base.name}.json)")
+        foreign = p.is_dir() or (p.suffix in (".pt", ".pth") and p.is_file())  # diffusers folder / ADM file
+        if not foreign and not (base.with_suffix(".safetensors").is_file() and base.with_suffix(".json").is_file()):
+            raise ValueError(f"prior {name!r} not found (a restore checkpoint needs {base.name}.safetensors and "
+                             f"{base.name}.json; also accepted: a guided-diffusion .pt file or a diffusers folder)")
     try:
         return _load(name, device=device)
-    except (KeyError, RuntimeError, TypeError) as e:  # a config or state dict that does not fit
+    except (KeyError, RuntimeError, TypeError, ValueError, OSError) as e:  # a config or state dict that does not fit
         raise ValueError(f"cannot load prior {name!r}: {str(e).splitlines()[0]}") from None
 
 
