@@ -15,3 +15,4 @@ Modules, one idea each:
 from .app import main
 
 __all__ = ["main"]
+from . import bench as _bench  # noqa: E402,F401  registers 'restore bench'

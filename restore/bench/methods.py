@@ -1,0 +1,209 @@
+"""Every method the benchmark runs, behind one call:  ``run_method(name, m, prior, steps, seed)``.
+
+* Diffusion methods and the ``pinv`` / ``wiener`` baselines go through `restore.solve` (the same
+  operator object that made y, σ_y in [0, 1] units).
+* ``rl`` — Richardson–Lucy (`skimage.restoration.richardson_lucy`), blur tasks only, **30 iterations**
+  (``RL_ITERATIONS``), per channel, on y clipped to [0, 1].  skimage convolves with zero boundary
+  ('same' mode); our blurs are circular, so y is wrap-padded by the kernel size before and cropped
+  after, which makes the interior agree with the circular model.  Our `Blur` is a true convolution
+  (y[i] = Σ k[a]·x[i − a + c]) like skimage's, so the kernel is passed unflipped (tested).
+* ``tv`` — total variation.  denoise: one call of `skimage.restoration.denoise_tv_chambolle`
+  (weight λ = σ_y).  Other linear problems: FISTA on ½‖𝒜x − y‖² + λ·TV(x), step τ = 1/‖𝒜‖²
+  (power iteration), λ = max(σ_y, 0.005), ``TV_ITERATIONS`` = 50 outer iterations, the TV prox is
+  ``denoise_tv_chambolle(·, weight=τλ, max_num_iter=50)``, started from the Wiener estimate.
+* ``dinv-dps``, ``dinv-diffpir`` — deepinv's samplers with OUR prior plugged in through
+  `DeepinvDenoiser` (x in [0, 1], σ in [0, 1] units, exactly deepinv's denoiser convention) and our
+  operator wrapped as a ``deepinv.physics.LinearPhysics``; needs the optional extra
+  ``pip install restore[deepinv]``.  (Not importable → a clear error naming the extra.)
+
+Network evaluations are counted by wrapping the prior in `CountingPrior` (one count per
+``denoise`` call on a batch of one image).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+import operators as ops
+
+from .tasks import Measurement
+
+RL_ITERATIONS = 30
+TV_ITERATIONS = 50
+TV_INNER = 50
+TV_MIN_WEIGHT = 0.005
+
+BASELINES = ("pinv", "wiener", "rl", "tv")
+DEEPINV = ("dinv-dps", "dinv-diffpir")
+
+
+class CountingPrior:
+    """The prior seen through a counter: ``calls`` = number of ``denoise`` calls (network evaluations)."""
+
+    def __init__(self, prior):
+        self._prior = prior
+        self.calls = 0
+
+    def denoise(self, x, sigma):
+        self.calls += 1
+        return self._prior.denoise(x, sigma)
+
+    def __getattr__(self, name):  # channels, schedule, data_range, ... of the wrapped prior
+        return getattr(self._prior, name)
+
+
+def all_methods() -> list[str]:
+    from ..guidance import METHODS
+    return list(METHODS) + ["rl", "tv"] + list(DEEPINV)
+
+
+def uses_prior(method: str) -> bool:
+    return method not in BASELINES
+
+
+def effective_steps(method: str, steps: int | None) -> int:
+    """Steps recorded with a row: --steps (diffusion), the method's default, or the fixed iterations."""
+    if method in ("pinv", "wiener"):
+        return 0
+    if method == "rl":
+        return RL_ITERATIONS
+    if method == "tv":
+        return TV_ITERATIONS
+    if steps is not None:
+        return int(steps)
+    if method in DEEPINV:
+        return 100 if method == "dinv-diffpir" else 1000
+    from ..guidance import DEFAULTS
+    d = DEFAULTS.get(method, {})
+    return int(d.get("steps", d.get("levels", 0)) or 0)
+
+
+def check_methods(methods, tasks) -> None:
+    known = all_methods()
+    for m in methods:
+        if m not in known:
+            raise ValueError(f"unknown method {m!r}; choose from {', '.join(known)}")
+
+
+def applicable(method: str, task: str) -> bool:
+    """rl runs on blur tasks only; everything else runs everywhere."""
+    if method == "rl":
+        base = task.partition("@")[0]
+        return base.endswith("deblur") or base.startswith("levin-deblur")
+    return True
+
+
+# ------------------------------------------------------------------------------------------------
+def run_method(method: str, m: Measurement, prior, steps: int | None, seed: int) -> torch.Tensor:
+    """x̂ (1, C, H, W) in [0, 1] for one measurement."""
+    if method == "rl":
+        return richardson_lucy(m)
+    if method == "tv":
+        return total_variation(m)
+    if method in DEEPINV:
+        return run_deepinv(method, m, prior, steps, seed)
+    from .. import solve
+    return solve(m.y, m.A, prior, method=method, sigma_y=m.sigma_y, steps=steps, seed=seed)
+
+
+def richardson_lucy(m: Measurement) -> torch.Tensor:
+    from skimage.restoration import richardson_lucy as rl
+
+    if not isinstance(m.A, ops.Blur):
+        raise ValueError("rl (Richardson–Lucy) applies to blur tasks only")
+    k = m.A.kernel.numpy()
+    p = max(k.shape)
+    y = m.y[0].detach().cpu().double().clamp(0, 1).numpy()
+    out = np.empty_like(y)
+    for c in range(y.shape[0]):
+        yp = np.pad(y[c], p, mode="wrap")
+        out[c] = rl(yp, k, num_iter=RL_ITERATIONS, clip=True)[p:-p, p:-p]
+    return torch.from_numpy(out).to(m.y.dtype)[None]
+
+
+def _tv_prox(v: torch.Tensor, weight: float) -> torch.Tensor:
+    from skimage.restoration import denoise_tv_chambolle
+
+    arr = v[0].detach().cpu().double().numpy()
+    out = denoise_tv_chambolle(arr, weight=weight, max_num_iter=TV_INNER, channel_axis=0)
+    return torch.from_numpy(out).to(v.dtype)[None]
+
+
+def total_variation(m: Measurement) -> torch.Tensor:
+    lam = max(m.sigma_y, TV_MIN_WEIGHT)
+    if isinstance(m.A, ops.Identity):
+        return _tv_prox(m.y, lam).clamp(0, 1)
+    from .. import solve
+
+    A, y = m.A, m.y.double()
+    x = solve(m.y, A, lambda v, s: v, method="wiener", sigma_y=max(m.sigma_y, 1e-3)).double()
+    # ‖A‖² by power iteration from a fixed start
+    g = torch.Generator().manual_seed(0)
+    v = torch.randn(x.shape, generator=g, dtype=torch.float64)
+    L = 1.0
+    for _ in range(20):
+        v = v / v.norm()
+        w = A.normal(v)
+        L = float((w * v).sum())
+        v = w
+    tau = 1.0 / (1.05 * L)
+    z, t = x.clone(), 1.0
+    for _ in range(TV_ITERATIONS):
+        x_new = _tv_prox(z - tau * A.adjoint(A(z) - y), tau * lam)
+        t_new = (1 + (1 + 4 * t * t) ** 0.5) / 2
+        z = x_new + ((t - 1) / t_new) * (x_new - x)
+        x, t = x_new, t_new
+    return x.clamp(0, 1).to(m.y.dtype)
+
+
+# ------------------------------------------------------------------------------------------------
+def _import_deepinv():
+    try:
+        import deepinv  # noqa: F401
+    except Exception as err:  # ImportError, or a broken install (e.g. torchvision mismatch)
+        raise ValueError(f"method needs the optional extra 'deepinv' (pip install 'restore[deepinv]'): "
+                         f"{type(err).__name__}: {err}") from None
+    return deepinv
+
+
+def DeepinvDenoiser(prior):
+    """Our prior as a ``deepinv.models.Denoiser``: forward(x, σ) = prior.denoise(x, σ), both in [0, 1] units
+    (deepinv's convention: its samplers map [−1, 1] states to [0, 1] before calling the denoiser)."""
+    dinv = _import_deepinv()
+
+    class _Adapter(dinv.models.Denoiser):
+        def __init__(self):
+            super().__init__()
+            self.prior = prior
+
+        def forward(self, x, sigma, *args, **kwargs):
+            s = torch.as_tensor(sigma, dtype=x.dtype, device=x.device).reshape(-1)
+            s = s.expand(x.shape[0]) if s.numel() == 1 else s
+            return self.prior.denoise(x, s)
+
+    return _Adapter()
+
+
+def deepinv_physics(m: Measurement):
+    """Our operator as ``deepinv.physics.LinearPhysics`` (A, exact adjoint, Gaussian noise σ_y)."""
+    dinv = _import_deepinv()
+    return dinv.physics.LinearPhysics(A=m.A.forward, A_adjoint=m.A.adjoint,
+                                      noise_model=dinv.physics.GaussianNoise(sigma=m.sigma_y))
+
+
+def run_deepinv(method: str, m: Measurement, prior, steps: int | None, seed: int) -> torch.Tensor:
+    dinv = _import_deepinv()
+    den = DeepinvDenoiser(prior)
+    physics = deepinv_physics(m)
+    torch.manual_seed(seed % (2**63))  # deepinv draws from the global generator
+    n = effective_steps(method, steps)
+    if method == "dinv-diffpir":
+        model = dinv.sampling.DiffPIR(den, dinv.optim.data_fidelity.L2(), sigma=max(m.sigma_y, 1e-3),
+                                      max_iter=n, device=m.y.device)
+        with torch.no_grad():
+            x = model(m.y, physics)
+    else:
+        rng = torch.Generator(device=m.y.device).manual_seed(seed % (2**63))
+        model = dinv.sampling.DPS(den, num_steps=n, device=m.y.device, dtype=m.y.dtype, rng=rng)
+        x = model(m.y, physics)
+    return x.detach().clamp(0, 1).to(m.y.dtype)

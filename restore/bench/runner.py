@@ -1,0 +1,231 @@
+"""The benchmark loop: images × tasks × methods → one row each, resumable, shardable.
+
+Layout of RESULTS/:
+
+    results.csv                     one row per (image, task, method), sorted (`results`)
+    summary.md                      mean ± std per task × method (printed too)
+    psnr_vs_nfe.png, examples.png   plots (`plots`)
+    images/<set>/<image>/<task>/    truth.png, measurement.png, mask.png (inpainting),
+                                    <method>_s<steps>_seed<seed>.png and .json (the row + operator spec,
+                                    kernel values and every seed; enough to rebuild y exactly)
+    shards/rank<r>.csv              per-rank rows while a torchrun job is running (merged, then removed)
+
+Resume: a job whose key (image, task, method, steps, seed) is in results.csv or any shard is skipped;
+rows are appended and fsynced one at a time, so an interrupted run loses at most the row in flight.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+from ..io import read_image, write_image
+from ..metrics import psnr, ssim
+from . import distributed, methods as M, plots, results, tasks as T
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+CRASH_ENV = "RESTORE_BENCH_CRASH_AFTER"  # testing: os._exit after this many new rows (simulates a kill)
+
+
+def list_images(dirs, limit=None) -> list[tuple[str, Path]]:
+    """(name, path) for the images of each folder, sorted by file name; name = '<folder>/<stem>'."""
+    out = []
+    for d in dirs:
+        d = Path(d)
+        if not d.is_dir():
+            raise FileNotFoundError(f"data folder not found: {d}")
+        files = sorted(p for p in d.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+        if not files:
+            raise ValueError(f"no images in {d}")
+        if limit is not None:
+            files = files[: int(limit)]
+        out += [(f"{d.name}/{p.stem}", p) for p in files]
+    return out
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._@-]+", "_", text)
+
+
+def image_dir(results_dir, image: str, task: str) -> Path:
+    return Path(results_dir) / "images" / Path(*[_safe(p) for p in image.split("/")]) / _safe(task)
+
+
+class PeakMemory:
+    """Peak memory of one row: CUDA → torch.cuda.max_memory_allocated (MiB, 'cuda_alloc');
+    CPU → the process's peak resident set size sampled every 5 ms from /proc (MiB, 'cpu_rss')."""
+
+    def __init__(self, device: torch.device):
+        self.device = device
+        self.peak = 0.0
+        self.kind = "cuda_alloc" if device.type == "cuda" else "cpu_rss"
+
+    @staticmethod
+    def _rss() -> float:
+        try:
+            with open("/proc/self/statm") as f:
+                return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+        except (OSError, ValueError, IndexError):
+            import resource
+            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    def _watch(self):
+        while not self._stop.wait(0.005):
+            self.peak = max(self.peak, self._rss())
+
+    def __enter__(self):
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+        else:
+            self.peak = self._rss()
+            self._stop = threading.Event()
+            self._t = threading.Thread(target=self._watch, daemon=True)
+            self._t.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            self.peak = torch.cuda.max_memory_allocated(self.device) / 2**20
+        else:
+            self._stop.set()
+            self._t.join()
+            self.peak = max(self.peak, self._rss())
+        return False
+
+
+def _write_png(path: Path, x: torch.Tensor) -> None:
+    write_image(path, x.detach().float().cpu().clamp(0, 1), overwrite=True)
+
+
+def run_bench(data, task_list, method_list, out, steps=None, limit=None, crop=256, prior="default",
+              sigma_y=None, seed=0, device="auto", echo=print, plots_enabled=True) -> list[dict]:
+    """Run (or resume) the benchmark; returns the final sorted rows on rank 0 (the rank's own rows elsewhere)."""
+    out = Path(out)
+    task_list = T.parse_tasks(task_list)
+    method_list = [m.strip().lower() for m in (method_list.split(",") if isinstance(method_list, str) else method_list)
+                   if m.strip()]
+    M.check_methods(method_list, task_list)
+    images = list_images(data.split(",") if isinstance(data, str) else data, limit)
+    jobs = [(name, path, task, method) for name, path in images for task in task_list for method in method_list
+            if M.applicable(method, task)]
+
+    dist = distributed.from_env()
+    dev = distributed.device_for(dist, device)
+    dist = distributed.init(dev)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        table = out / "results.csv"
+        shard_dir = out / "shards"
+        own_file = table if dist.world == 1 else shard_dir / f"rank{dist.rank}.csv"
+        if dist.is_main:
+            results.repair(table)
+        dist.barrier()
+        done = {results.key_of(r) for r in results.read_rows(table)}
+        if shard_dir.is_dir():
+            for f in sorted(shard_dir.glob("rank*.csv")):
+                done |= {results.key_of(r) for r in results.read_rows(f)}
+
+        mine = [j for j in distributed.shard(jobs, dist)
+                if (j[0], j[2], j[3], M.effective_steps(j[3], steps), int(seed)) not in done]
+        skipped = len(distributed.shard(jobs, dist)) - len(mine)
+        echo(f"[rank {dist.rank}/{dist.world}] {len(mine)} rows to compute, {skipped} already done "
+             f"({len(jobs)} jobs in all, device {dev})")
+        new_rows = _compute(mine, out, own_file, steps, crop, prior, sigma_y, int(seed), dev, dist, echo)
+        dist.barrier()
+        if not dist.is_main:
+            return new_rows
+        rows = results.read_rows(table)
+        if shard_dir.is_dir():
+            for f in sorted(shard_dir.glob("rank*.csv")):
+                rows += results.read_rows(f)
+        rows = results.sort_rows(rows)
+        results.write_rows(table, rows)
+        if shard_dir.is_dir():
+            for f in shard_dir.glob("rank*.csv"):
+                f.unlink()
+            shard_dir.rmdir()
+        md = results.summary_markdown(rows)
+        (out / "summary.md").write_text(md)
+        echo(md)
+        if plots_enabled and rows:
+            plots.psnr_vs_nfe(rows, out / "psnr_vs_nfe.png")
+            plots.example_grid(rows, out, out / "examples.png")
+        return rows
+    finally:
+        dist.close()
+
+
+def _compute(jobs, out, own_file, steps, crop, prior_name, sigma_y, seed, dev, dist, echo) -> list[dict]:
+    if not jobs:
+        return []
+    prior = None
+    if any(M.uses_prior(j[3]) for j in jobs):
+        from ..models import load_prior
+        prior = load_prior(prior_name, device=dev)
+    crash_after = int(os.environ.get(CRASH_ENV, "0") or 0)
+    appender = results.Appender(own_file)
+    cache_img, cache_meas = {}, {}
+    rows = []
+    try:
+        for n, (name, path, task, method) in enumerate(jobs, 1):
+            if name not in cache_img:
+                cache_img.clear()
+                x, _ = read_image(path)
+                cache_img[name] = T.center_crop(x, crop)
+            x = cache_img[name]
+            js = T.job_seed(seed, name, task)
+            if (name, task) not in cache_meas:
+                cache_meas.clear()
+                cache_meas[(name, task)] = T.build_task(task, x, js, sigma_y)
+            m = cache_meas[(name, task)]
+            d = image_dir(out, name, task)
+            d.mkdir(parents=True, exist_ok=True)
+            if not (d / "measurement.png").is_file():
+                _write_png(d / "truth.png", x)
+                _write_png(d / "measurement.png", m.y)
+                if m.mask is not None:
+                    _write_png(d / "mask.png", m.mask.expand(1, 1, *m.mask.shape[-2:]))
+            md = T.Measurement(m.task, m.A, m.y.to(dev), m.sigma_y, m.seed, m.spec, m.mask)
+            counted = M.CountingPrior(prior) if prior is not None else None
+            solver_seed = T.ops.derive_seed(js, T.SOLVER_STREAM)
+            n_steps = M.effective_steps(method, steps)
+            with PeakMemory(dev) as mem:
+                t0 = time.perf_counter()
+                xhat = M.run_method(method, md, counted, steps if M.uses_prior(method) else None, solver_seed)
+                if dev.type == "cuda":
+                    torch.cuda.synchronize(dev)
+                seconds = time.perf_counter() - t0
+            xhat = xhat.detach().cpu().double().clamp(0, 1)
+            ref = x.double()
+            row = {"image": name, "task": task, "method": method, "steps": n_steps, "seed": seed,
+                   "psnr": float(psnr(xhat, ref)[0]), "ssim": float(ssim(xhat, ref)[0]),
+                   "seconds": round(seconds, 4), "nfe": counted.calls if counted is not None else 0,
+                   "peak_mem_mb": round(mem.peak, 1), "mem_kind": mem.kind, "sigma_y": m.sigma_y,
+                   "sigma_y_units": "[0,1]", "job_seed": js, "size": f"{x.shape[-2]}x{x.shape[-1]}",
+                   "device": str(dev), "rank": dist.rank,
+                   "finished": datetime.now(timezone.utc).isoformat(timespec="microseconds")}
+            stem = f"{method}_s{n_steps}_seed{seed}"
+            _write_png(d / f"{stem}.png", xhat)
+            record = {**row, "solver_seed": solver_seed, "prior": str(prior_name), "crop": crop,
+                      "source": str(path), "operator": m.spec}
+            tmp = d / f".{stem}.json.tmp{os.getpid()}"
+            tmp.write_text(json.dumps(record, indent=1))
+            os.replace(tmp, d / f"{stem}.json")
+            appender.append(row)
+            rows.append(row)
+            echo(f"[rank {dist.rank}] {n}/{len(jobs)} {name} {task} {method}: {row['psnr']:.2f} dB "
+                 f"{row['ssim']:.4f} {seconds:.1f}s nfe={row['nfe']}")
+            if crash_after and len(rows) >= crash_after:
+                appender.close()
+                os._exit(3)
+    finally:
+        appender.close()
+    return rows
