@@ -1,0 +1,115 @@
+"""Posterior sampling: solve  y = 𝒜x + σ_y n  with a diffusion prior, one call for every method.
+
+    x̂ = restore.solve(y, A, prior, method="diffpir", sigma_y=0.05, steps=None, seed=0, samples=1,
+                      callback=None, **options)
+
+* ``y`` (B, C', H', W') float32/float64 measurement in [0, 1] units, ``A`` an ``operators``
+  LinearOperator (the same object that produced y), ``prior`` anything with ``denoise(x, sigma)``
+  (or a callable denoiser), ``sigma_y`` ≥ 0 a float or (B,) tensor in [0, 1] units.
+* Returns (K·B, C, H, W) with K = ``samples``, **sample-major**: row k·B + b is sample k of image b
+  (``out.view(K, B, C, H, W)``).  Device and dtype follow y.
+* The result is clamped to [0, 1] once, at the very end (``clamp=False`` returns the raw iterate;
+  intermediate states are never clamped, so the chain stays the sampler it claims to be).
+* ``seed``: int, None, a CPU torch.Generator, or a list of B ints (one per image).  Image b draws all
+  its noise from its own CPU generator seeded with ``derive_seed(seed, b)`` (or ``seed[b]``), so the
+  same seed gives the same output, and results do not depend on the batch they are solved in
+  (see `restore.guidance.base`).
+* ``steps``: grid steps (None: the method's default below); ``sigmas=`` an explicit decreasing grid
+  ending in 0; ``schedule=`` the VP table (default: the prior's own, else DDPM linear on [-1, 1]).
+* ``callback(i, x, denoised, sigma)`` once per step, before the update.
+* Memory: autograd is only opened around one denoiser call (DPS, ΠGDM) and freed within the step;
+  everything else runs under ``torch.no_grad``.
+
+Methods and defaults (units: [0, 1] images; ζ, λ, η as in each paper, converted where noted):
+
+| method     | update (module docstring has the equations)                         | defaults                                   | noise | SVD |
+|------------|---------------------------------------------------------------------|--------------------------------------------|-------|-----|
+| dps        | DDPM step − ζ_t ∇‖y − 𝒜x̂₀‖, ζ_t = ζ(1 + k²σ²)/k                     | steps 1000, ζ = 1.0                         | yes   | no  |
+| pigdm      | DDIM(η) with D + σ²(∂x̂₀/∂x)ᵀ𝒜ᵀ(r²𝒜𝒜ᵀ + σ_y²)⁻¹(y − 𝒜x̂₀), r² = vσ²/(v+σ²) | steps 100, η = 1.0, scale 1, v = ¼          | yes   | no (CG) |
+| ddrm       | spectral DDRM (Kawar et al. 2022)                                   | steps 20, η = 0.85, η_b = 1.0               | yes   | yes (else → ddnm, warns) |
+| ddnm       | x̂₀ ← 𝒜†y + (I − 𝒜†𝒜)x̂₀; DDNM+ spectral Σ_t/Φ_t when σ_y > 0       | steps 100, η = 0.85                         | yes   | no (CG/prox) |
+| diffpir    | x̂₀ ← 𝒜.prox(x̂₀, y, σ_y, λ/σ²), DDIM-like mix ζ                      | steps 100, λ = 7.0, ζ = 0.3, σ_y ≥ 1.13e-3  | yes   | no  |
+| daps       | ODE x̂₀, Langevin on p(x₀ | x̂₀, y), re-noise                           | 50 levels, 5 ODE, 20 Langevin, lr 0.5       | yes   | no  |
+| projection | carry measured spectral components forward to σ_t, DDPM step        | steps 200                                   | yes   | no (prox fallback) |
+| pinv       | 𝒜†y                                                                  | –                                          | no    | no  |
+| wiener     | 𝒜.prox(m·1, y, σ_y, 1/S), per-image m, S (flat-spectrum Wiener)     | –                                          | yes   | no  |
+
+The defaults are the papers' settings (not re-tuned here).  Exact for an isotropic Gaussian prior
+N(μ, ¼I) (up to grid/Monte-Carlo error; benchmarks/EXACTNESS.md): ``projection`` and ``pigdm``.
+"""
+from __future__ import annotations
+
+import difflib
+
+import torch
+
+from . import baselines, daps, ddnm, ddrm, diffpir, dps, pigdm, projection
+from .base import Problem, image_seeds
+
+__all__ = ["solve", "METHODS", "DEFAULTS", "image_seeds"]
+
+#: name → (description, handles σ_y > 0, needs an SVD)
+METHODS = {
+    "dps": {"description": "Diffusion posterior sampling: gradient of ‖y − A x̂0‖ through the denoiser",
+            "noise": True, "svd": False},
+    "pigdm": {"description": "Pseudoinverse-guided diffusion (ΠGDM): Gaussian likelihood around x̂0",
+              "noise": True, "svd": False},
+    "ddrm": {"description": "Denoising diffusion restoration models: spectral-basis sampling (falls back to ddnm)",
+             "noise": True, "svd": True},
+    "ddnm": {"description": "Null-space model: x̂0 ← A†y + (I − A†A) x̂0 (DDNM+ for noisy y)",
+             "noise": True, "svd": False},
+    "diffpir": {"description": "Plug-and-play: proximal data step on x̂0, then a DDIM-like step",
+                "noise": True, "svd": False},
+    "daps": {"description": "Decoupled annealing: ODE x̂0, Langevin on p(x0 | x̂0, y), re-noise",
+             "noise": True, "svd": False},
+    "projection": {"description": "Score-SDE projection: carry y's spectral components forward to σ_t",
+                   "noise": True, "svd": False},
+    "pinv": {"description": "Baseline: pseudo-inverse A†y (no prior)", "noise": False, "svd": False},
+    "wiener": {"description": "Baseline: Tikhonov/Wiener with a flat per-image signal spectrum (no prior)",
+               "noise": True, "svd": False},
+}
+
+_RUN = {
+    "dps": dps.run, "pigdm": pigdm.run, "ddrm": ddrm.run, "ddnm": ddnm.run, "diffpir": diffpir.run,
+    "daps": daps.run, "projection": projection.run, "pinv": baselines.run_pinv, "wiener": baselines.run_wiener,
+}
+
+#: per-method defaults of the options (steps and the method's own parameters)
+DEFAULTS = {
+    "dps": dps.DEFAULTS, "pigdm": pigdm.DEFAULTS, "ddrm": ddrm.DEFAULTS, "ddnm": ddnm.DEFAULTS,
+    "diffpir": diffpir.DEFAULTS, "daps": daps.DEFAULTS, "projection": projection.DEFAULTS,
+    "pinv": {}, "wiener": {},
+}
+
+
+def _check_method(method: str) -> str:
+    if not isinstance(method, str) or method.lower() not in METHODS:
+        close = difflib.get_close_matches(str(method).lower(), list(METHODS), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"unknown method {method!r}{hint}; choose one of: {', '.join(METHODS)}")
+    return method.lower()
+
+
+def solve(y, A, prior, method: str = "diffpir", sigma_y=0.0, steps=None, seed=0, samples: int = 1,
+          callback=None, clamp: bool = True, schedule=None, **options) -> torch.Tensor:
+    """Posterior samples of x given y = 𝒜x + σ_y n (module docstring): (K·B, C, H, W), sample-major."""
+    method = _check_method(method)
+    p = Problem(y, A, prior, sigma_y, samples, seed, schedule=schedule, callback=callback)
+    run = _RUN[method]
+    if method in ("pinv", "wiener"):
+        if steps is not None:
+            options.pop("steps", None)
+        with torch.no_grad():
+            x = run(p, **options)
+    else:
+        if steps is not None:
+            options["steps"] = int(steps)
+        try:
+            with torch.no_grad():
+                x = run(p, **options)
+        except TypeError as err:
+            if "unexpected keyword" in str(err):
+                raise TypeError(f"method {method!r}: {err}") from None
+            raise
+    x = x.detach()
+    return x.clamp(0, 1) if clamp else x

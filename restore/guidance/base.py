@@ -1,0 +1,227 @@
+"""What every guidance method shares: the problem set-up, per-image seeded noise, the σ grid,
+the denoiser (with a vector–Jacobian product for the gradient methods) and the spectral
+bookkeeping of an operator with an SVD.
+
+Spectral bookkeeping (DESIGN.md, "the idea in one paragraph"): with 𝒜 = U diag(s) Vᵀ and
+y = 𝒜x + σ_y n, the measured coefficient
+
+    ȳ_i = (Uᵀy)_i / s_i = (Vᵀx)_i + (σ_y/s_i) n_i          (s_i > rtol·max s)
+
+is x's i-th spectral component seen at noise level σ_c,i = σ_y/s_i; components with s_i below the
+cut-off (`operators.svd.default_rtol`, or the operator's ``pinv_rtol``) are unmeasured (σ_c = ∞).
+
+Seeding: every image b of the batch owns a CPU generator seeded by ``image_seeds(seed, B)[b]``
+(= ``derive_seed(seed, b)`` for an int seed; a list of B ints is used as given).  Each noise
+event draws, for every image, a (K, C, H, W) block (K = samples) in float64 from that image's
+generator, then moves it to y's device and dtype.  An image's stream therefore does not depend
+on the other images in the batch: solving a batch equals solving its images one at a time with
+their per-image seeds, on any device, in float32 or float64 (up to rounding).
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Optional, Sequence
+
+import torch
+from torch import Tensor
+
+from operators import Compose, Inpainting, LinearOperator
+from operators.base import per_image
+from operators.random import derive_seed, fresh_seed, seed_from
+from operators.svd import default_rtol
+
+from ..sampling import get_sigmas_vp, resolve_schedule
+
+#: σ_y floor for methods whose update divides by σ_y: the standard deviation of 8-bit quantisation
+#: noise, 1/(255·√12) ≈ 1.13e-3 in [0, 1] units (a "noiseless" 8-bit image is at least this noisy).
+QUANTIZATION_SIGMA = 1.0 / (255.0 * math.sqrt(12.0))
+
+
+def image_seeds(seed, batch: int) -> list[int]:
+    """One integer seed per image: ``derive_seed(seed, b)`` for an int, a list of ``batch`` ints as
+    given, fresh seeds for None, and seeds derived from one draw of a CPU ``torch.Generator``."""
+    if isinstance(seed, (list, tuple)) or (isinstance(seed, Tensor) and seed.ndim == 1):
+        seeds = [int(s) for s in seed]
+        if len(seeds) != batch:
+            raise ValueError(f"got {len(seeds)} per-image seeds for a batch of {batch}")
+        return seeds
+    if isinstance(seed, Tensor):
+        seed = int(seed)
+    base = fresh_seed() if seed is None else seed_from(seed)
+    return [derive_seed(base, b) for b in range(batch)]
+
+
+class NoiseSource:
+    """Standard normal draws shaped (K·B, C, H, W), sample-major, from one CPU generator per image."""
+
+    def __init__(self, seeds: Sequence[int], samples: int, image_shape, device, dtype):
+        self.gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
+        self.K, self.B = int(samples), len(self.gens)
+        self.image_shape = tuple(image_shape)
+        self.device, self.dtype = device, dtype
+
+    def randn(self) -> Tensor:
+        blocks = [torch.randn((self.K, *self.image_shape), generator=g, dtype=torch.float64) for g in self.gens]
+        z = torch.stack(blocks, 1).reshape(self.K * self.B, *self.image_shape)
+        return z.to(device=self.device, dtype=self.dtype)
+
+
+def repeat_operator(A: LinearOperator, samples: int, batch: int) -> LinearOperator:
+    """𝒜 acting on the sample-major (K·B) batch: per-image inpainting masks are tiled K times."""
+    if samples == 1:
+        return A
+    if isinstance(A, Inpainting) and A.mask.shape[0] == batch and batch > 1:
+        return Inpainting(A.mask.repeat(samples, 1, 1, 1))
+    if isinstance(A, Compose):
+        return Compose(*(repeat_operator(f, samples, batch) for f in A.factors))
+    return A
+
+
+class Spectral:
+    """ȳ = Ut(y)/s and σ_c = σ_y/s on measured components (module docstring), for 𝒜 with an SVD."""
+
+    def __init__(self, A: LinearOperator, y: Tensor, sigma_y: Tensor, x_shape):
+        self.svd = A.svd
+        dtype, device = y.dtype, y.device
+        s = self.svd.singular_values(tuple(x_shape), device=device, dtype=dtype)
+        rtol = default_rtol(dtype) if A.pinv_rtol is None else A.pinv_rtol
+        self.measured = s > rtol * s.max()
+        s_safe = torch.where(self.measured, s, torch.ones_like(s))
+        self.s = s
+        cy = self.svd.Ut(y)
+        self.ybar = torch.where(self.measured, cy / s_safe, torch.zeros_like(cy))
+        inf = torch.full_like(s, math.inf)
+        self.sigma_c = torch.where(self.measured, sigma_y / s_safe, inf)  # (N, ...) after broadcasting
+
+    def truncated(self, sigma_y: Tensor, s_min: float):
+        """(measured, σ_c) with singular values below ``s_min``·max(s) also treated as unmeasured on
+        rows with σ_y > 0 (DDRM's cut-off: such components carry σ_c > σ_y/(s_min·max s) of noise)."""
+        if not s_min:
+            return self.measured, self.sigma_c
+        strong = self.s >= s_min * self.s.max()
+        measured = self.measured & (strong | (sigma_y == 0))
+        return measured, torch.where(measured, self.sigma_c, torch.full_like(self.sigma_c, math.inf))
+
+    def Vt(self, x: Tensor) -> Tensor:
+        return self.svd.Vt(x)
+
+    def V(self, c: Tensor) -> Tensor:
+        return self.svd.V(c)
+
+
+class Problem:
+    """The solver's view of one call: y and 𝒜 on the sample-major batch of N = K·B rows, σ_y per row,
+    the prior's denoiser, the noise source, the VP schedule and the user's callback."""
+
+    def __init__(self, y: Tensor, A: LinearOperator, prior, sigma_y, samples: int, seed, schedule=None,
+                 callback: Optional[Callable] = None):
+        if not isinstance(A, LinearOperator):
+            raise TypeError(f"A must be an operators.LinearOperator, got {type(A).__name__}")
+        if not isinstance(y, Tensor) or y.ndim != 4:
+            raise ValueError(f"y must be a tensor of shape (B, C, H, W), got {getattr(y, 'shape', type(y))}")
+        if y.dtype not in (torch.float32, torch.float64):
+            raise ValueError(f"y must be float32 or float64, got {y.dtype}")
+        if not bool(torch.isfinite(y).all()):
+            raise ValueError("y contains NaN or infinite values")
+        samples = int(samples)
+        if samples < 1:
+            raise ValueError(f"samples must be ≥ 1, got {samples}")
+        self.B, self.K = y.shape[0], samples
+        self.N = self.B * self.K
+        self.A0 = A
+        sy = per_image(sigma_y, y)
+        if bool((sy < 0).any()) or not bool(torch.isfinite(sy).all()):
+            raise ValueError(f"sigma_y must be finite and ≥ 0, got {sigma_y}")
+        self.x_shape_b = tuple(A.adjoint(y).shape)  # (B, C, H, W)
+        self.image_shape = self.x_shape_b[1:]
+        channels = getattr(prior, "channels", None)
+        if channels is not None and channels != self.image_shape[0]:
+            raise ValueError(f"the prior models {channels} channels, the operator's input has {self.image_shape[0]}")
+        self.prior = prior
+        self._denoise = prior.denoise if hasattr(prior, "denoise") else prior
+        if not callable(self._denoise):
+            raise TypeError("prior must have a denoise(x, sigma) method or be a callable denoiser")
+        self.A = repeat_operator(A, self.K, self.B)
+        self.y = y.repeat(self.K, 1, 1, 1)
+        self.sigma_y = sy.repeat(self.K, 1, 1, 1)  # (N, 1, 1, 1)
+        self.x_shape = (self.N, *self.image_shape)
+        self.device, self.dtype = y.device, y.dtype
+        self.seeds = image_seeds(seed, self.B)
+        self.noise = NoiseSource(self.seeds, self.K, self.image_shape, self.device, self.dtype)
+        self.schedule = resolve_schedule(prior, schedule)
+        self.callback = callback
+        self._spectral = None
+
+    # -- grid and initial state -------------------------------------------------------------------
+    def sigmas(self, steps: int, sigmas=None) -> Tensor:
+        """The σ grid (float64, decreasing, ending in 0): ``sigmas`` if given, else ``steps`` points of
+        the prior's VP table (`restore.sampling.get_sigmas_vp`)."""
+        if sigmas is None:
+            return get_sigmas_vp(self.schedule, int(steps))
+        g = torch.as_tensor(sigmas, dtype=torch.float64).reshape(-1)
+        if g.shape[0] < 2 or g[-1] != 0 or bool((g[1:] >= g[:-1]).any()):
+            raise ValueError("sigmas must be a strictly decreasing 1-d grid ending in 0")
+        return g
+
+    def initial(self, sigma: float) -> Tensor:
+        """x at σ_max: c + √(σ_max² + s²) z, the VP start N(0, I) in [0, 1] VE units (`restore.sampling`)."""
+        scale = math.sqrt(sigma**2 + self.schedule.init_scale**2)
+        return self.schedule.init_center + scale * self.noise.randn()
+
+    # -- denoiser -------------------------------------------------------------------------------------
+    def denoise(self, x: Tensor, sigma) -> Tensor:
+        """D(x, σ) for the whole batch (σ a float), without a graph."""
+        sb = torch.full((x.shape[0],), float(sigma), device=x.device, dtype=x.dtype)
+        with torch.no_grad():
+            return self._denoise(x, sb)
+
+    def denoise_vjp(self, x: Tensor, sigma):
+        """(D(x, σ), v ↦ (∂D/∂x)ᵀ v): autograd only around this one denoiser call; the graph is freed
+        by the single vjp call (or when the returned closure is dropped)."""
+        sb = torch.full((x.shape[0],), float(sigma), device=x.device, dtype=x.dtype)
+        xg = x.detach().requires_grad_(True)
+        with torch.enable_grad():
+            d = self._denoise(xg, sb)
+
+        def vjp(v: Tensor) -> Tensor:
+            with torch.enable_grad():
+                (g,) = torch.autograd.grad(d, xg, grad_outputs=v)
+            return g.detach()
+
+        return d.detach(), vjp
+
+    def report(self, i: int, x: Tensor, denoised: Tensor, sigma) -> None:
+        if self.callback is not None:
+            self.callback(i, x, denoised, sigma)
+
+    # -- operator helpers -----------------------------------------------------------------------------
+    @property
+    def has_svd(self) -> bool:
+        return self.A.svd is not None
+
+    def spectral(self) -> Optional[Spectral]:
+        if self._spectral is None and self.has_svd:
+            self._spectral = Spectral(self.A, self.y, self.sigma_y, self.x_shape)
+        return self._spectral
+
+    def operator_norm2(self, iters: int = 30) -> Tensor:
+        """‖𝒜‖² per row, (N, 1, 1, 1): max s² from the SVD, else power iteration on 𝒜ᵀ𝒜 from a fixed
+        start (deterministic, per image)."""
+        spec = self.spectral()
+        if spec is not None:
+            return (spec.s.max() ** 2).expand(self.N).reshape(-1, 1, 1, 1).to(self.dtype)
+        g = torch.Generator().manual_seed(0)
+        v = torch.randn(self.image_shape, generator=g, dtype=torch.float64).to(self.device, self.dtype)
+        v = v.expand(self.x_shape).clone()
+        lam = torch.ones(self.N, 1, 1, 1, device=self.device, dtype=self.dtype)
+        for _ in range(iters):
+            v = v / v.flatten(1).norm(dim=1).clamp_min(1e-30).view(-1, 1, 1, 1)
+            w = self.A.normal(v)
+            lam = (w * v).flatten(1).sum(1).view(-1, 1, 1, 1)
+            v = w
+        return lam * 1.05  # small safety margin on the power-iteration estimate
+
+
+def per_image_norm(v: Tensor) -> Tensor:
+    """‖v_i‖ per image, shape (B, 1, 1, 1)."""
+    return v.flatten(1).norm(dim=1).view(-1, *([1] * (v.ndim - 1)))
