@@ -103,7 +103,13 @@ def run_method(method: str, m: Measurement, prior, steps: int | None, seed: int)
     if method in DEEPINV:
         return run_deepinv(method, m, prior, steps, seed)
     from .. import solve
+    if prior is None:  # pinv / wiener never call it
+        prior = _no_prior
     return solve(m.y, m.A, prior, method=method, sigma_y=m.sigma_y, steps=steps, seed=seed)
+
+
+def _no_prior(x, sigma):
+    raise RuntimeError("this method does not use a prior")
 
 
 def richardson_lucy(m: Measurement) -> torch.Tensor:
@@ -136,7 +142,7 @@ def total_variation(m: Measurement) -> torch.Tensor:
     from .. import solve
 
     A, y = m.A, m.y.double()
-    x = solve(m.y, A, lambda v, s: v, method="wiener", sigma_y=max(m.sigma_y, 1e-3)).double()
+    x = solve(m.y, A, _no_prior, method="wiener", sigma_y=max(m.sigma_y, 1e-3)).double()
     # ‖A‖² by power iteration from a fixed start
     g = torch.Generator().manual_seed(0)
     v = torch.randn(x.shape, generator=g, dtype=torch.float64)
