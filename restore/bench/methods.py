@@ -61,7 +61,38 @@ def uses_prior(method: str) -> bool:
     return method not in BASELINES
 
 
-def effective_steps(method: str, steps: int | None) -> int:
+def parse_steps(text) -> dict:
+    """``--steps``: None, ``N`` (every diffusion method), or ``N,dps=100,projection=100`` / ``dps=100``
+    (per method; methods not named keep ``N`` or their own default) → {"*": N | None, method: N}."""
+    spec: dict = {"*": None}
+    if text is None:
+        return spec
+    if isinstance(text, int):
+        text = str(text)
+    if isinstance(text, dict):
+        return {"*": None, **text}
+    for part in str(text).split(","):
+        part = part.strip()
+        if not part:
+            continue
+        name, eq, value = part.rpartition("=")
+        try:
+            n = int(value)
+        except ValueError:
+            raise ValueError(f"--steps expects N or METHOD=N items, got {part!r}") from None
+        if n < 1:
+            raise ValueError(f"--steps must be ≥ 1, got {part!r}")
+        spec[name.strip().lower() if eq else "*"] = n
+    return spec
+
+
+def steps_for(method: str, steps) -> int | None:
+    """The steps passed to the method (None → its own default) under a `parse_steps` spec or an int."""
+    spec = parse_steps(steps) if not isinstance(steps, dict) else steps
+    return spec.get(method, spec.get("*"))
+
+
+def effective_steps(method: str, steps) -> int:
     """Steps recorded with a row: --steps (diffusion), the method's default, or the fixed iterations."""
     if method in ("pinv", "wiener"):
         return 0
@@ -69,6 +100,7 @@ def effective_steps(method: str, steps: int | None) -> int:
         return RL_ITERATIONS
     if method == "tv":
         return TV_ITERATIONS
+    steps = steps_for(method, steps)
     if steps is not None:
         return int(steps)
     if method in DEEPINV:
@@ -202,7 +234,7 @@ def run_deepinv(method: str, m: Measurement, prior, steps: int | None, seed: int
     den = DeepinvDenoiser(prior)
     physics = deepinv_physics(m)
     torch.manual_seed(seed % (2**63))  # deepinv draws from the global generator
-    n = effective_steps(method, steps)
+    n = effective_steps(method, steps)  # steps: an int or None here
     if method == "dinv-diffpir":
         model = dinv.sampling.DiffPIR(den, dinv.optim.data_fidelity.L2(), sigma=max(m.sigma_y, 1e-3),
                                       max_iter=n, device=m.y.device)

@@ -113,6 +113,8 @@ def run_bench(data, task_list, method_list, out, steps=None, limit=None, crop=25
     method_list = [m.strip().lower() for m in (method_list.split(",") if isinstance(method_list, str) else method_list)
                    if m.strip()]
     M.check_methods(method_list, task_list)
+    steps = M.parse_steps(steps)
+    M.check_methods([m for m in steps if m != "*"], task_list)
     images = list_images(data.split(",") if isinstance(data, str) else data, limit)
     jobs = [(name, path, task, method) for name, path in images for task in task_list for method in method_list
             if M.applicable(method, task)]
@@ -199,7 +201,8 @@ def _compute(jobs, out, own_file, steps, crop, prior_name, sigma_y, seed, dev, d
             n_steps = M.effective_steps(method, steps)
             with PeakMemory(dev) as mem:
                 t0 = time.perf_counter()
-                xhat = M.run_method(method, md, counted, steps if M.uses_prior(method) else None, solver_seed)
+                xhat = M.run_method(method, md, counted, M.steps_for(method, steps) if M.uses_prior(method) else None,
+                                    solver_seed)
                 if dev.type == "cuda":
                     torch.cuda.synchronize(dev)
                 seconds = time.perf_counter() - t0

@@ -14,7 +14,9 @@ from .app import main
 @click.option("--method", "method", required=True, metavar="M1,M2",
               help="Guidance methods (restore methods) and baselines pinv, wiener, rl, tv, dinv-dps, dinv-diffpir.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Results folder (resumed if it exists).")
-@click.option("--steps", type=int, default=None, metavar="N", help="Sampler steps.  [default: each method's own]")
+@click.option("--steps", default=None, metavar="N|M=N,...",
+              help="Sampler steps: N for every diffusion method, or per method (e.g. dps=100,projection=100).  "
+                   "[default: each method's own]")
 @click.option("--limit", type=int, default=None, metavar="N", help="First N images (by name) of each folder.")
 @click.option("--crop", type=int, default=256, show_default=True, metavar="S",
               help="Center crop side (smaller images: min(H, W), rounded down to a multiple of 8; never padded).")
@@ -34,8 +36,6 @@ def bench(data, task, method, out, steps, limit, crop, prior, sigma_y, seed, dev
     """
     from ..bench import run_bench
 
-    if steps is not None and steps < 1:
-        raise click.BadParameter("must be ≥ 1", param_hint="--steps")
     if limit is not None and limit < 1:
         raise click.BadParameter("must be ≥ 1", param_hint="--limit")
     if crop < 8:
