@@ -26,16 +26,22 @@ Methods and defaults (units: [0, 1] images; ζ, λ, η as in each paper, convert
 |------------|---------------------------------------------------------------------|--------------------------------------------|-------|-----|
 | dps        | DDPM step − ζ_t ∇‖y − 𝒜x̂₀‖, ζ_t = ζ(1 + k²σ²)/k                     | steps 1000, ζ = 1.0                         | yes   | no  |
 | pigdm      | DDIM(η) with D + σ²(∂x̂₀/∂x)ᵀ𝒜ᵀ(r²𝒜𝒜ᵀ + σ_y²)⁻¹(y − 𝒜x̂₀), r² = vσ²/(v+σ²) | steps 100, η = 1.0, scale 1, v = ¼          | yes   | no (CG) |
-| ddrm       | spectral DDRM (Kawar et al. 2022)                                   | steps 20, η = 0.85, η_b = 1.0               | yes   | yes (else → ddnm, warns) |
-| ddnm       | x̂₀ ← 𝒜†y + (I − 𝒜†𝒜)x̂₀; DDNM+ spectral Σ_t/Φ_t when σ_y > 0       | steps 100, η = 0.85                         | yes   | no (CG/prox) |
+| ddrm       | spectral DDRM (Kawar et al. 2022)                                   | steps 20, η = 0.85, η_b = 1.0, s_min 0.03  | yes   | yes (else → ddnm, warns) |
+| ddnm       | x̂₀ ← 𝒜†y + (I − 𝒜†𝒜)x̂₀; DDNM+ spectral Σ_t/Φ_t when σ_y > 0       | steps 100, η = 0.85, s_min 0.1             | yes   | no (CG/prox) |
 | diffpir    | x̂₀ ← 𝒜.prox(x̂₀, y, σ_y, λ/σ²), DDIM-like mix ζ                      | steps 100, λ = 7.0, ζ = 0.3, σ_y ≥ 1.13e-3  | yes   | no  |
-| daps       | ODE x̂₀, Langevin on p(x₀ | x̂₀, y), re-noise                           | 50 levels, 5 ODE, 20 Langevin, lr 0.5       | yes   | no  |
-| projection | carry measured spectral components forward to σ_t, DDPM step        | steps 200                                   | yes   | no (prox fallback) |
+| daps       | ODE x̂₀, Langevin on p(x₀ | x̂₀, y), re-noise                           | 50 levels, 5 ODE, 20 Langevin, lr 0.5, r²=vσ²/(v+σ²) | yes   | no  |
+| projection | carry measured spectral components forward to σ_t, DDPM step        | steps 200                                   | yes   | σ_y > 0 (else → pigdm, warns) |
 | pinv       | 𝒜†y                                                                  | –                                          | no    | no  |
 | wiener     | 𝒜.prox(m·1, y, σ_y, 1/S), per-image m, S (flat-spectrum Wiener)     | –                                          | yes   | no  |
 
-The defaults are the papers' settings (not re-tuned here).  Exact for an isotropic Gaussian prior
-N(μ, ¼I) (up to grid/Monte-Carlo error; benchmarks/EXACTNESS.md): ``projection`` and ``pigdm``.
+The defaults are the papers' settings (not re-tuned on images yet), except DDNM's singular-value
+cut-off s_min (DDRM's code uses 0.03) and DAPS's r_t (the paper's r_t = σ_t is ``r="sigma"``), both
+chosen on the synthetic Gaussian problems of benchmarks/exactness.py.  s_min·max(s) is the cut-off
+below which a spectral component counts as unmeasured when σ_y > 0.  Operators without an SVD: ddrm
+falls back to ddnm, projection with σ_y > 0 to pigdm (both warn); pigdm, ddnm, diffpir and wiener
+then solve their linear systems by conjugate gradient (slow for ill-conditioned blurs at large sizes).
+
+Exact for an isotropic Gaussian prior N(μ, ¼I) (up to grid/Monte-Carlo error; benchmarks/EXACTNESS.md): ``projection`` and ``pigdm``.
 """
 from __future__ import annotations
 
