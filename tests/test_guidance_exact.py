@@ -101,7 +101,5 @@ APPROX = ["dps", "ddrm", "ddnm", "diffpir", "daps"]
 @pytest.mark.parametrize("method", APPROX)
 @pytest.mark.parametrize("name,make,shape", EXACT_CASES[:3], ids=[c[0] for c in EXACT_CASES[:3]])
 def test_approximate_methods_within_half_the_shift(method, name, make, shape):
-    if method == "dps" and name == "blur-circular":
-        pytest.skip("DPS with the paper's ζ = 1 misses the blur posterior mean (0.76 of the shift, EXACTNESS.md)")
     err, _, _ = _run(method, make(), shape, 0.05, samples=200)
     assert err < 0.5, err

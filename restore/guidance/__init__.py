@@ -24,7 +24,7 @@ Methods and defaults (units: [0, 1] images; ζ, λ, η as in each paper, convert
 
 | method     | update (module docstring has the equations)                         | defaults                                   | noise | SVD |
 |------------|---------------------------------------------------------------------|--------------------------------------------|-------|-----|
-| dps        | DDPM step − ζ_t ∇‖y − 𝒜x̂₀‖, ζ_t = ζ(1 + k²σ²)/k                     | steps 1000, ζ = 1.0                         | yes   | no  |
+| dps        | DDPM step − ζ_t ∇‖y − 𝒜x̂₀‖, ζ_t = ζ(1 + k²σ²)/k                     | steps 1000, ζ = 0.3                         | yes   | no  |
 | pigdm      | DDIM(η) with D + σ²(∂x̂₀/∂x)ᵀ𝒜ᵀ(r²𝒜𝒜ᵀ + σ_y²)⁻¹(y − 𝒜x̂₀), r² = vσ²/(v+σ²) | steps 100, η = 1.0, scale 1, v = ¼          | yes   | no (CG) |
 | ddrm       | spectral DDRM (Kawar et al. 2022)                                   | steps 20, η = 0.85, η_b = 1.0, s_min 0.03  | yes   | yes (else → ddnm, warns) |
 | ddnm       | x̂₀ ← 𝒜†y + (I − 𝒜†𝒜)x̂₀; DDNM+ spectral Σ_t/Φ_t when σ_y > 0       | steps 100, η = 0.85, s_min 0.1             | yes   | no (CG/prox) |
