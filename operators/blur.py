@@ -35,10 +35,29 @@ def _as_planes(x: Tensor) -> Tensor:
 
 
 class FourierSVD(SVD):
-    """SVD of a circular convolution with transfer function H: V = F*, s = |H|, U = F* diag(phase)."""
+    """SVD of a circular convolution with transfer function H: V = F*, s = |H|, U = F* diag(phase).
 
-    def __init__(self, transfer):
+    |H| and the phase factors are computed once per (grid, device, dtype) and kept in ``cache``
+    (the operator's own cache when built by `Blur.svd`, so they live as long as the operator).
+    """
+
+    def __init__(self, transfer, cache: Optional[dict] = None):
         self.transfer = transfer  # (H, W, device, dtype) -> complex H of shape (H, W)
+        self._cache = {} if cache is None else cache
+
+    def _parts(self, h: int, w: int, device, dtype) -> dict:
+        """{"abs": |H|, "phase": H/|H| (1 where H = 0), "ut": conj(phase)·[|H| > 0]} for an h×w grid."""
+        key = ("svd-parts", h, w, device, dtype)
+        if key not in self._cache:
+            H = self.transfer(h, w, device, dtype)
+            a = H.abs()
+            phase = self._phase(H)
+            self._cache[key] = {"abs": a, "phase": phase, "ut": phase.conj() * (a > 0)}
+        return self._cache[key]
+
+    def _parts_for(self, c: Tensor) -> dict:
+        dtype = c.real.dtype if c.is_complex() else c.dtype
+        return self._parts(c.shape[-2], c.shape[-1], c.device, dtype)
 
     def _h(self, c: Tensor) -> Tensor:
         dtype = c.real.dtype if c.is_complex() else c.dtype
@@ -55,14 +74,13 @@ class FourierSVD(SVD):
         return torch.where(a > 0, h / torch.where(a > 0, a, torch.ones_like(a)), torch.ones_like(h))
 
     def Ut(self, y):
-        h = self._h(y)
-        return torch.fft.fft2(y, norm="ortho") * (self._phase(h).conj() * (h.abs() > 0))
+        return torch.fft.fft2(y, norm="ortho") * self._parts_for(y)["ut"]
 
     def U(self, c):
-        return torch.fft.ifft2(c * self._phase(self._h(c)), norm="ortho").real
+        return torch.fft.ifft2(c * self._parts_for(c)["phase"], norm="ortho").real
 
     def singular_values(self, shape, device=None, dtype=torch.float32):
-        return self.transfer(shape[-2], shape[-1], device, dtype).abs()
+        return self._parts(shape[-2], shape[-1], device, dtype)["abs"]
 
 
 class Blur(LinearOperator):
@@ -131,7 +149,7 @@ class Blur(LinearOperator):
     def svd(self):
         if self.boundary != "circular":
             return None
-        return FourierSVD(lambda h, w, device, dtype: self.transfer(h, w, device, dtype))
+        return FourierSVD(lambda h, w, device, dtype: self.transfer(h, w, device, dtype), self._cache)
 
     def __repr__(self):
         kh, kw = self.kernel.shape

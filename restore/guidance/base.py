@@ -62,7 +62,8 @@ class NoiseSource:
 
     def randn(self) -> Tensor:
         blocks = [torch.randn((self.K, *self.image_shape), generator=g, dtype=torch.float64) for g in self.gens]
-        z = torch.stack(blocks, 1).reshape(self.K * self.B, *self.image_shape)
+        # one image: the block already is (K, C, H, W) sample-major (skips a copy through stack)
+        z = blocks[0] if self.B == 1 else torch.stack(blocks, 1).reshape(self.K * self.B, *self.image_shape)
         return z.to(device=self.device, dtype=self.dtype)
 
 

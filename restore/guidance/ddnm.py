@@ -43,6 +43,7 @@ def run(p: Problem, steps: int = DEFAULTS["steps"], eta: float = DEFAULTS["eta"]
     spec = p.spectral()
     if spec is not None:
         measured, sc = spec.truncated(p.sigma_y, s_min)
+        sc_safe = torch.where(measured & (sc > 0), sc, torch.ones_like(sc))  # loop-invariant
     keep = math.sqrt(max(1.0 - eta**2, 0.0))
     x = p.initial(float(grid[0]))
     for i in range(len(grid) - 1):
@@ -53,7 +54,6 @@ def run(p: Problem, steps: int = DEFAULTS["steps"], eta: float = DEFAULTS["eta"]
         up = eta * sn
         z = p.noise.randn() if (sn > 0 and eta > 0) else None
         if spec is not None:
-            sc_safe = torch.where(measured & (sc > 0), sc, torch.ones_like(sc))
             full = sc <= up
             lam = torch.where(full, torch.ones_like(sc), up / sc_safe)
             lam = torch.where(measured, lam, torch.zeros_like(lam))

@@ -46,13 +46,13 @@ def run(p: Problem, steps: int = DEFAULTS["steps"], eta: float = DEFAULTS["eta"]
     c = torch.where(known, spec.ybar + (sT**2 - sc.clamp(max=sT) ** 2).clamp(min=0).sqrt() * xi, c)
     x = spec.V(c)
     keep = math.sqrt(max(1.0 - eta**2, 0.0))
+    sc_safe = torch.where(torch.isfinite(sc) & (sc > 0), sc, torch.ones_like(sc))  # loop-invariant
     for i in range(len(grid) - 1):
         s, sn = float(grid[i]), float(grid[i + 1])
         den = p.denoise(x, s)
         p.report(i, x, den, s)
         c, c0 = spec.Vt(x), spec.Vt(den)
         xi = spec.Vt(p.noise.randn()) if sn > 0 else torch.zeros_like(c)
-        sc_safe = torch.where(torch.isfinite(sc) & (sc > 0), sc, torch.ones_like(sc))
         c_null = c0 + sn * (eta * xi + keep * (c - c0) / s)
         c_low = c0 + keep * sn * (spec.ybar - c0) / sc_safe + eta * sn * xi
         std_high = (sn**2 - eta_b**2 * sc.clamp(max=sn) ** 2).clamp(min=0).sqrt()
