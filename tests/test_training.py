@@ -132,3 +132,20 @@ def test_checkpoint_rejects_foreign_config(tmp_path):
     (tmp_path / "x.json").write_text(json.dumps({"format": "something-else"}))
     with pytest.raises(ValueError, match="not a restore checkpoint"):
         load_denoiser(tmp_path / "x")
+
+
+def test_init_from_shipped_checkpoint_continues(tmp_path):
+    """--init: a new run starts from a shipped (float16) checkpoint's weights and step count."""
+    from restore.models.checkpoint import export_checkpoint
+
+    data = _tiny_data(tmp_path)
+    train(_cfg(tmp_path, data, "a", 2), progress=False)
+    export_checkpoint(tmp_path / "a" / "best", tmp_path / "ship" / "default", half=True)
+    train(_cfg(tmp_path, data, "d", 4), progress=False, init=str(tmp_path / "ship" / "default"))
+    hist = json.loads((tmp_path / "d" / "history.json").read_text())
+    assert [h["step"] for h in hist] == [4]  # continued from step 2, not from 0
+    # a mismatched architecture is refused
+    bad = _cfg(tmp_path, data, "e", 4)
+    bad.base = 16
+    with pytest.raises(ValueError, match="architecture"):
+        train(bad, progress=False, init=str(tmp_path / "ship" / "default"))

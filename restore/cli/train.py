@@ -20,12 +20,14 @@ import click
 @click.option("--seed", default=0, show_default=True)
 @click.option("--threads", default=0, help="torch threads (0: torch default).")
 @click.option("--resume", is_flag=True, help="Continue from OUT/state.pt if present.")
-def train(data, out, steps, batch, patch, lr, objective, base, mults, blocks, ckpt_every, seed, threads, resume):
+@click.option("--init", "init", default=None, type=click.Path(),
+              help="Without a state to resume: start from this restore checkpoint (e.g. restore/weights/default).")
+def train(data, out, steps, batch, patch, lr, objective, base, mults, blocks, ckpt_every, seed, threads, resume, init):
     """Train a denoiser prior on random patches of the images in DATA."""
     from ..training.loop import TrainConfig, train as run
 
     cfg = TrainConfig(data=data, out=out, steps=steps, batch=batch, patch=patch, lr=lr, objective=objective,
                       base=base, mults=tuple(int(m) for m in mults.split(",")), blocks=blocks,
                       ckpt_every=ckpt_every, seed=seed, threads=threads)
-    path = run(cfg, resume=resume)
+    path = run(cfg, resume=resume, init=init)
     click.echo(f"checkpoints in {path}")

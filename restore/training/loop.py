@@ -90,8 +90,14 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
-    """Run (or resume) training; returns the output folder."""
+def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, init: str | None = None) -> Path:
+    """Run (or resume) training; returns the output folder.
+
+    ``resume``: continue from ``OUT/state.pt`` (weights, EMA, optimiser, data stream) when present.
+    ``init``: otherwise start from a shipped restore checkpoint (e.g. ``restore/weights/default``):
+    network and EMA take its weights, the step count continues from its recorded ``step``, and the
+    optimiser starts fresh — so training can go on in a new checkout that has only the shipped weights.
+    """
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
@@ -131,6 +137,18 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         hist_path = out / "history.json"
         history = json.loads(hist_path.read_text()) if hist_path.exists() else []
         _log(f"resumed from step {step} (best val {best:.2f} dB)")
+    elif init:
+        from ..models.checkpoint import load_denoiser
+        start, start_cfg = load_denoiser(init)
+        if start_cfg["unet"] != net.config or start_cfg["precond"] != cfg.objective:
+            raise ValueError(f"--init {init}: architecture/objective differ from this run's configuration")
+        model.net.load_state_dict(start.net.state_dict())
+        ema.net.load_state_dict(start.net.state_dict())
+        step = int(start_cfg.get("step", 0))
+        best = float(start_cfg.get("val_psnr_sigma25", -math.inf))
+        hist_path = Path(init).with_name(Path(init).name + "_history.json")
+        history = json.loads(hist_path.read_text()) if hist_path.exists() else []
+        _log(f"initialised from {init} at step {step} (val {best:.2f} dB)")
     (out / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2))
     nparams = sum(p.numel() for p in net.parameters())
     _log(f"UNet {nparams/1e6:.2f}M parameters, {len(train_files)} training / {len(val)} validation images")
