@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from ..metrics import psnr
 from ..models.checkpoint import save_denoiser
 from ..models.precond import Preconditioned
 from ..models.unet import UNet
@@ -81,8 +82,7 @@ def validate(model: Preconditioned, images: list[torch.Tensor], sigma01: float, 
         noisy = img + sigma01 * torch.randn(img.shape, generator=gen)
         s = torch.full((1, 1, 1, 1), 2 * sigma01)
         den = ((model(2 * noisy - 1, s) + 1) / 2).clamp(0, 1)
-        mse = ((den - img) ** 2).mean().item()
-        psnrs.append(10 * math.log10(1 / mse))
+        psnrs.append(float(psnr(den, img)[0]))
     return sum(psnrs) / len(psnrs)
 
 
