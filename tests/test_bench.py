@@ -17,6 +17,7 @@ import operators as ops
 from restore.bench import results, tasks as T
 from restore.bench.methods import richardson_lucy
 from restore.bench.runner import image_dir, run_bench
+from tiny_prior import write_tiny_prior
 from restore.io import read_image, write_image
 
 TASKS = "gauss-deblur,inpaint-box"
@@ -27,9 +28,6 @@ N_ROWS = 3 * 2 * 2
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    from restore.models import Preconditioned, UNet
-    from restore.models.checkpoint import save_denoiser
-
     root = tmp_path_factory.mktemp("bench")
     data = root / "tiny"
     data.mkdir()
@@ -37,8 +35,7 @@ def setup(tmp_path_factory):
     for i in range(3):
         x = (torch.rand(1, 3, 32, 32, generator=g) * 0.3 + torch.linspace(0, 0.7, 32)).clamp(0, 1)
         write_image(data / f"img{i}.png", x)
-    torch.manual_seed(0)
-    save_denoiser(Preconditioned(UNet(base=8, mults=(1, 2), blocks=1)), root / "tiny_prior")
+    write_tiny_prior(root / "tiny_prior")
     return root, data, root / "tiny_prior"
 
 

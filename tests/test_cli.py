@@ -6,22 +6,18 @@ import json
 import cv2
 import numpy as np
 import pytest
-import torch
+from tiny_prior import write_tiny_prior
 from click.testing import CliRunner
 
 from restore.cli import main
-from restore.models import Preconditioned, UNet
-from restore.models.checkpoint import save_denoiser
 
 H, W = 24, 32
-pytest.importorskip("restore.guidance")
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("cli")
-    torch.manual_seed(0)
-    save_denoiser(Preconditioned(UNet(base=8, mults=(1, 2), blocks=1)), d / "tiny")
+    write_tiny_prior(d / "tiny")
     rng = np.random.default_rng(0)
     rgb = cv2.GaussianBlur((rng.random((H, W, 3)) * 255).astype(np.uint8), (5, 5), 1.5)
     cv2.imwrite(str(d / "rgb.png"), rgb)

@@ -10,12 +10,9 @@ import sys
 import cv2
 import numpy as np
 import pytest
-import torch
+from tiny_prior import write_tiny_prior
 
-from restore.models import Preconditioned, UNet
-from restore.models.checkpoint import save_denoiser
 
-pytest.importorskip("restore.guidance")
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
 
 
@@ -27,8 +24,7 @@ def run(*args, cwd):
 @pytest.fixture(scope="module")
 def d(tmp_path_factory):
     d = tmp_path_factory.mktemp("cli_proc")
-    torch.manual_seed(0)
-    save_denoiser(Preconditioned(UNet(base=8, mults=(1, 2), blocks=1)), d / "tiny")
+    write_tiny_prior(d / "tiny")
     rng = np.random.default_rng(1)
     cv2.imwrite(str(d / "in.png"), cv2.GaussianBlur((rng.random((24, 32, 3)) * 255).astype(np.uint8), (5, 5), 1.5))
     return d
