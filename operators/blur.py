@@ -11,7 +11,8 @@ x[i − a + c₀, j − b + c₁].  The boundary model says what x is outside th
 * ``"reflect"`` (the one to use for real photos), ``"symmetric"``, ``"replicate"``, ``"zero"`` — pad x by
   the kernel's half-size with that rule (`operators.padding`), then a "valid" convolution back to
   H×W: 𝒜 = C_valid ∘ P.  The adjoint is exact, Pᵀ ∘ C_validᵀ (a full correlation, then the padding
-  folded back).  No cheap SVD: pinv and prox use conjugate gradient (`LinearOperator`).
+  folded back).  Kernels with ≥ 64 taps convolve by FFT on the padded grid (exact: no wrap-around
+  reaches the kept samples), smaller ones directly.  No cheap SVD: pinv and prox use conjugate gradient (`LinearOperator`).
 """
 from __future__ import annotations
 
@@ -124,6 +125,25 @@ class Blur(LinearOperator):
             self._cache[key] = torch.fft.rfft2(psf) if onesided else torch.fft.fft2(psf)
         return self._cache[key]
 
+    #: padded boundaries convolve by FFT when the kernel has at least this many taps (direct below)
+    fft_min_taps = 64
+
+    def _use_fft(self) -> bool:
+        return self.kernel.numel() >= self.fft_min_taps
+
+    def _linear_transfer(self, nh: int, nw: int, device, dtype) -> Tensor:
+        """rfft2 of the kernel at the origin of an nh×nw grid (no centring): on the padded grid
+        (nh, nw) = (H + kh − 1, W + kw − 1) the circular convolution k ⊛ x_pad equals the "valid"
+        convolution on rows/cols [kh − 1, nh), and the correlation k ⋆ u of an image u zero except
+        there equals the full correlation: no wrap-around reaches the kept samples."""
+        key = ("Hlin", nh, nw, device, dtype)
+        if key not in self._cache:
+            kh, kw = self.kernel.shape
+            psf = torch.zeros(nh, nw, dtype=dtype, device=device)
+            psf[:kh, :kw] = self._kernel(device, dtype)
+            self._cache[key] = torch.fft.rfft2(psf)
+        return self._cache[key]
+
     # -- the operator -------------------------------------------------------------------------------
     def forward(self, x):
         h, w = x.shape[-2:]
@@ -131,8 +151,13 @@ class Blur(LinearOperator):
         if self.boundary == "circular":
             H = self.transfer(h, w, x.device, x.dtype, onesided=True)
             return torch.fft.irfft2(torch.fft.rfft2(x) * H, s=(h, w))
-        k = self._kernel(x.device, x.dtype).flip(0, 1)[None, None]
         xp = pad2d(_as_planes(x), self._pads(), self.boundary)
+        if self._use_fft():
+            kh, kw = self.kernel.shape
+            K = self._linear_transfer(xp.shape[-2], xp.shape[-1], x.device, x.dtype)
+            c = torch.fft.irfft2(torch.fft.rfft2(xp) * K, s=xp.shape[-2:])
+            return c[..., kh - 1:kh - 1 + h, kw - 1:kw - 1 + w].reshape(x.shape)
+        k = self._kernel(x.device, x.dtype).flip(0, 1)[None, None]
         return F.conv2d(xp, k).reshape(x.shape)
 
     def adjoint(self, y):
@@ -141,8 +166,15 @@ class Blur(LinearOperator):
         if self.boundary == "circular":
             H = self.transfer(h, w, y.device, y.dtype, onesided=True)
             return torch.fft.irfft2(torch.fft.rfft2(y) * H.conj(), s=(h, w))
-        k = self._kernel(y.device, y.dtype).flip(0, 1)[None, None]
-        u = F.conv_transpose2d(_as_planes(y), k)
+        if self._use_fft():
+            kh, kw = self.kernel.shape
+            nh, nw = h + kh - 1, w + kw - 1
+            K = self._linear_transfer(nh, nw, y.device, y.dtype)
+            u = F.pad(_as_planes(y), (kw - 1, 0, kh - 1, 0))
+            u = torch.fft.irfft2(torch.fft.rfft2(u) * K.conj(), s=(nh, nw))
+        else:
+            k = self._kernel(y.device, y.dtype).flip(0, 1)[None, None]
+            u = F.conv_transpose2d(_as_planes(y), k)
         return pad2d_adjoint(u, self._pads(), self.boundary).reshape(y.shape)
 
     @property
