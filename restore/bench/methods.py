@@ -92,8 +92,9 @@ def steps_for(method: str, steps) -> int | None:
     return spec.get(method, spec.get("*"))
 
 
-def effective_steps(method: str, steps) -> int:
-    """Steps recorded with a row: --steps (diffusion), the method's default, or the fixed iterations."""
+def effective_steps(method: str, steps, task: str | None = None) -> int:
+    """Steps recorded with a row: --steps (diffusion), the method's tuned default for the task's
+    operator kind, or the fixed iterations."""
     if method in ("pinv", "wiener"):
         return 0
     if method == "rl":
@@ -105,9 +106,18 @@ def effective_steps(method: str, steps) -> int:
         return int(steps)
     if method in DEEPINV:
         return 100 if method == "dinv-diffpir" else 1000
-    from ..guidance import DEFAULTS
-    d = DEFAULTS.get(method, {})
-    return int(d.get("steps", d.get("levels", 0)) or 0)
+    from ..guidance import defaults
+    return int(defaults(method, task=task_kind(task) if task else None).get("steps", 0) or 0)
+
+
+def task_kind(task: str) -> str | None:
+    """The tuned-defaults task of a benchmark preset: *deblur → deblur, sr* → sr, inpaint-* → inpaint,
+    denoise → denoise (the operator `restore.guidance.tuned.task_of` would report)."""
+    base = task.partition("@")[0]
+    for prefix, kind in (("sr", "sr"), ("inpaint", "inpaint"), ("denoise", "denoise")):
+        if base.startswith(prefix):
+            return kind
+    return "deblur" if "deblur" in base else None
 
 
 def check_methods(methods, tasks) -> None:

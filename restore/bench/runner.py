@@ -136,7 +136,7 @@ def run_bench(data, task_list, method_list, out, steps=None, limit=None, crop=25
                 done |= {results.key_of(r) for r in results.read_rows(f)}
 
         mine = [j for j in distributed.shard(jobs, dist)
-                if (j[0], j[2], j[3], M.effective_steps(j[3], steps), int(seed)) not in done]
+                if (j[0], j[2], j[3], M.effective_steps(j[3], steps, j[2]), int(seed)) not in done]
         skipped = len(distributed.shard(jobs, dist)) - len(mine)
         echo(f"[rank {dist.rank}/{dist.world}] {len(mine)} rows to compute, {skipped} already done "
              f"({len(jobs)} jobs in all, device {dev})")
@@ -198,7 +198,7 @@ def _compute(jobs, out, own_file, steps, crop, prior_name, sigma_y, seed, dev, d
             md = T.Measurement(m.task, m.A, m.y.to(dev), m.sigma_y, m.seed, m.spec, m.mask)
             counted = M.CountingPrior(prior) if prior is not None else None
             solver_seed = T.ops.derive_seed(js, T.SOLVER_STREAM)
-            n_steps = M.effective_steps(method, steps)
+            n_steps = M.effective_steps(method, steps, m.task)
             with PeakMemory(dev) as mem:
                 t0 = time.perf_counter()
                 xhat = M.run_method(method, md, counted, M.steps_for(method, steps) if M.uses_prior(method) else None,

@@ -54,9 +54,12 @@ def check_method(name: str) -> str:
     return name
 
 
-def default_steps(method: str):
-    """The method's default number of steps (None for methods without steps, e.g. pinv)."""
-    return dict(getattr(guidance(), "DEFAULTS", {}).get(method, {})).get("steps")
+def default_steps(method: str, A=None):
+    """The method's default number of steps for operator ``A`` (tuned per task), None without steps (pinv)."""
+    g = guidance()
+    if hasattr(g, "defaults") and method in registry():
+        return g.defaults(method, A).get("steps")
+    return dict(getattr(g, "DEFAULTS", {}).get(method, {})).get("steps")
 
 
 def _first_line(text) -> str:

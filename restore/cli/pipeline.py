@@ -176,7 +176,7 @@ def run(task: str, image: str, spec: dict | None, opt: Options) -> int:
 
     # 2. method, outputs, settings -------------------------------------------------------------------
     method = M.check_method(opt.method) if opt.method else M.default_method(task)
-    steps = opt.steps if opt.steps is not None else M.default_steps(method)
+    steps = opt.steps if opt.steps is not None else M.default_steps(method, A)
     if steps is not None and steps < 1:
         raise ValueError(f"--steps must be at least 1, got {steps}")
     if opt.samples < 1:

@@ -49,10 +49,10 @@ import difflib
 
 import torch
 
-from . import baselines, daps, ddnm, ddrm, diffpir, dps, pigdm, projection
+from . import baselines, daps, ddnm, ddrm, diffpir, dps, pigdm, projection, tuned
 from .base import Problem, image_seeds
 
-__all__ = ["solve", "METHODS", "DEFAULTS", "image_seeds"]
+__all__ = ["solve", "METHODS", "DEFAULTS", "defaults", "image_seeds"]
 
 #: name → (description, handles σ_y > 0, needs an SVD)
 METHODS = {
@@ -88,6 +88,12 @@ DEFAULTS = {
 }
 
 
+def defaults(method: str, A=None, task: str | None = None) -> dict:
+    """The options ``solve`` uses for ``method`` when none are passed: DEFAULTS, then the tuned
+    per-task values for operator ``A`` (or ``task`` ∈ deblur/sr/inpaint/denoise), `restore.guidance.tuned`."""
+    return tuned.options(_check_method(method), A, task)
+
+
 def _check_method(method: str) -> str:
     if not isinstance(method, str) or method.lower() not in METHODS:
         close = difflib.get_close_matches(str(method).lower(), list(METHODS), n=1)
@@ -103,11 +109,11 @@ def solve(y, A, prior, method: str = "diffpir", sigma_y=0.0, steps=None, seed=0,
     p = Problem(y, A, prior, sigma_y, samples, seed, schedule=schedule, callback=callback)
     run = _RUN[method]
     if method in ("pinv", "wiener"):
-        if steps is not None:
-            options.pop("steps", None)
+        options.pop("steps", None)
         with torch.no_grad():
             x = run(p, **options)
     else:
+        options = {**tuned.options(method, A), **options}
         if steps is not None:
             options["steps"] = int(steps)
         try:

@@ -8,7 +8,8 @@ before the denoiser call, every component that is already known at that level is
     where σ_t ≥ σ_c,i:   (Vᵀx_t)_i ← ȳ_i + √(σ_t² − σ_c,i²) ξ_i,    ξ = Vᵀ(fresh N(0, I) draw),
 
 other components (unmeasured, or measured more noisily than σ_t) are left to the prior.  Then one
-unconditional ancestral DDPM step σ_t → σ_{t+1} (`restore.sampling.ddpm_step`, β̃ variance).  After
+unconditional ancestral DDPM step σ_t → σ_{t+1} (`restore.sampling.ddpm_step`, β̃ variance; ``eta`` = a
+number takes a DDIM(η) step instead, η = 0 deterministic between the carry-forwards).  After
 the last step (σ = 0) components with σ_c = 0 (σ_y = 0) are set to ȳ exactly.
 
 Exactness: for a prior whose spectral components are independent (isotropic Gaussian N(μ, s²I)
@@ -31,10 +32,10 @@ import warnings
 import torch
 
 from . import pigdm
-from ..sampling import ddpm_step
+from ..sampling import ddim_step, ddpm_step
 from .base import Problem
 
-DEFAULTS = {"steps": 200}
+DEFAULTS = {"steps": 200, "eta": None}
 
 
 def carry_forward(p: Problem, x, sigma: float):
@@ -58,7 +59,7 @@ def carry_forward(p: Problem, x, sigma: float):
     return p.A.prox(x, y_t, 0.0, 0.0)
 
 
-def run(p: Problem, steps: int = DEFAULTS["steps"], sigmas=None) -> torch.Tensor:
+def run(p: Problem, steps: int = DEFAULTS["steps"], eta: float | None = DEFAULTS["eta"], sigmas=None) -> torch.Tensor:
     if p.spectral() is None and bool((p.sigma_y > 0).any()):
         warnings.warn(f"projection with sigma_y > 0 needs an operator with an SVD ({p.A0!r} has none); "
                       "using pigdm instead", UserWarning, stacklevel=3)
@@ -70,5 +71,6 @@ def run(p: Problem, steps: int = DEFAULTS["steps"], sigmas=None) -> torch.Tensor
         x = carry_forward(p, x, s)
         den = p.denoise(x, s)
         p.report(i, x, den, s)
-        x = ddpm_step(x, den, s, sn, p.noise.randn() if sn > 0 else None)
+        z = p.noise.randn() if sn > 0 and eta != 0 else None
+        x = ddpm_step(x, den, s, sn, z) if eta is None else ddim_step(x, den, s, sn, eta, z)
     return carry_forward(p, x, 0.0)

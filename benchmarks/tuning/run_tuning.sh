@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The grid search behind restore/guidance/tuned.py (2 CPU cores: ≈ 1 h).  Training images only:
+# CBSD432 files 9-10 (the first 8 are the prior's validation crops), 128x128 central crops, the six
+# benchmark presets.  Resumable: rows already in tuning.csv are skipped.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+T="python benchmarks/tune.py --crop 128 --out benchmarks/tuning/tuning.csv"
+$T --method pinv
+$T --method daps --grid "steps=25 noise=0,1"
+$T --method dps --grid "steps=200 zeta=0.3,1,3" --images 1
+$T --method projection --grid "steps=100 eta=0,0.5,1"
+$T --method pigdm --grid "steps=50 eta=0,0.5,1"
+$T --method ddrm --grid "steps=20 eta=0,0.5,0.85,1"
+$T --method ddnm --grid "steps=100 eta=0,0.5,0.85"
+$T --method diffpir --grid "steps=100 zeta=0,0.3,1 lam=2,7,25"

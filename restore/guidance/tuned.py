@@ -1,0 +1,51 @@
+"""Per-task defaults, tuned on training images only: the options `restore.solve` uses when none are given.
+
+    options(method, A) = {**DEFAULTS[method], **TUNED[method][task_of(A)], **what the caller passed}
+
+``task_of(A)`` reads the task from the operator: `operators.Blur` → "deblur", `operators.Downsample`
+→ "sr", `operators.Inpainting` → "inpaint", `operators.Identity` → "denoise"; anything else
+(compositions, grayscale, user operators) → None, and the method's own DEFAULTS apply.
+
+How TUNED was chosen (benchmarks/tuning/TUNING.md has every number): grid search by
+benchmarks/tuning/run_tuning.sh over each method's step size / stochasticity, on 128×128 central
+crops of CBSD432 training images 9–10 (the first 8 are the prior's validation crops), with the
+benchmark presets of `restore.bench.tasks` (deblur = Gaussian 61/3.0 and motion 61/0.5, sr = ×4
+bicubic, inpaint = 128-box-scaled and 70 % random, all σ_y = 0.025; denoise σ_y = 25/255) and the
+default prior.  The value with the highest mean PSNR over the task's presets and images wins.  No
+test image was used.  The criterion is PSNR, so the tuned values lean towards the low-variance end
+(η, ζ, Langevin noise small): closer to the posterior mean, less like a posterior sample.  Pass the
+option explicitly (e.g. ``eta=1.0``) for the paper's sampler.
+"""
+from __future__ import annotations
+
+import operators as ops
+
+__all__ = ["TUNED", "TASKS", "task_of", "options"]
+
+TASKS = ("deblur", "sr", "inpaint", "denoise")
+
+#: method → task → options that differ from the method's DEFAULTS (filled from TUNING.md)
+TUNED: dict[str, dict[str, dict]] = {}
+
+
+def task_of(A) -> str | None:
+    """The task whose tuned defaults apply to operator ``A`` (None: the method's plain defaults)."""
+    if isinstance(A, ops.Blur):
+        return "deblur"
+    if isinstance(A, ops.Downsample):
+        return "sr"
+    if isinstance(A, ops.Inpainting):
+        return "inpaint"
+    if isinstance(A, ops.Identity):
+        return "denoise"
+    return None
+
+
+def options(method: str, A=None, task: str | None = None) -> dict:
+    """The default options of ``method`` for operator ``A`` (or an explicit ``task`` name)."""
+    from . import DEFAULTS
+    if task is None and A is not None:
+        task = task_of(A)
+    if task is not None and task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; choose one of: {', '.join(TASKS)}")
+    return {**DEFAULTS.get(method, {}), **TUNED.get(method, {}).get(task, {})}
