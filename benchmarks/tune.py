@@ -64,6 +64,46 @@ def summary(path: Path) -> str:
     return "\n".join(lines)
 
 
+def kind_of(task: str) -> str | None:
+    from restore.bench.methods import task_kind
+    return task_kind(task)
+
+
+def choose(path: Path) -> dict:
+    """(method, kind) → (best options JSON, its mean PSNR, {options: mean PSNR}); kind = deblur/sr/
+    inpaint/denoise, the mean over that kind's presets and images (grid points seen on every one)."""
+    with path.open() as f:
+        rows = list(csv.DictReader(f))
+    acc: dict = {}
+    for r in rows:
+        acc.setdefault((r["method"], kind_of(r["task"])), {}).setdefault(r["options"], []).append(float(r["psnr"]))
+    out = {}
+    for key, per_opts in acc.items():
+        n = max(len(v) for v in per_opts.values())
+        means = {o: sum(v) / len(v) for o, v in per_opts.items() if len(v) == n}
+        best = max(means, key=means.get)
+        out[key] = (best, means[best], means)
+    return out
+
+
+def markdown(path: Path) -> str:
+    """TUNING.md body: the choice per method × task kind, then every grid point per preset."""
+    ch = choose(path)
+    kinds = ["deblur", "sr", "inpaint", "denoise"]
+    lines = ["| method | " + " | ".join(kinds) + " |", "|---|" + "---|" * len(kinds)]
+    for method in sorted({m for m, _ in ch}):
+        cells = []
+        for k in kinds:
+            if (method, k) not in ch:
+                cells.append("–")
+                continue
+            best, mean, means = ch[(method, k)]
+            others = ", ".join(f"{o}: {v:.2f}" for o, v in sorted(means.items(), key=lambda kv: -kv[1]) if o != best)
+            cells.append(f"**`{best}` {mean:.2f}**" + (f" (others: {others})" if others else ""))
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n\nEvery grid point, mean PSNR (dB) per benchmark preset:\n\n" + summary(path)
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--method", default=None)
@@ -76,9 +116,10 @@ def main(argv=None) -> None:
     ap.add_argument("--prior", default="default")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "tuning" / "tuning.csv")
     ap.add_argument("--summary", action="store_true", help="print the summary of --out and exit")
+    ap.add_argument("--markdown", action="store_true", help="print the choice table + summary and exit")
     args = ap.parse_args(argv)
-    if args.summary:
-        print(summary(args.out))
+    if args.summary or args.markdown:
+        print(markdown(args.out) if args.markdown else summary(args.out))
         return
     if not args.method:
         ap.error("--method is required")

@@ -11,10 +11,13 @@
   (weight λ = σ_y).  Other linear problems: FISTA on ½‖𝒜x − y‖² + λ·TV(x), step τ = 1/‖𝒜‖²
   (power iteration), λ = max(σ_y, 0.005), ``TV_ITERATIONS`` = 50 outer iterations, the TV prox is
   ``denoise_tv_chambolle(·, weight=τλ, max_num_iter=50)``, started from the Wiener estimate.
-* ``dinv-dps``, ``dinv-diffpir`` — deepinv's samplers with OUR prior plugged in through
+* ``dinv-dps``, ``dinv-diffpir``, ``dinv-ddrm`` — deepinv's samplers with OUR prior plugged in through
   `DeepinvDenoiser` (x in [0, 1], σ in [0, 1] units, exactly deepinv's denoiser convention) and our
-  operator wrapped as a ``deepinv.physics.LinearPhysics``; needs the optional extra
-  ``pip install restore[deepinv]``.  (Not importable → a clear error naming the extra.)
+  operator wrapped as a ``deepinv.physics.LinearPhysics`` (``dinv-ddrm``: its SVD as a
+  ``DecomposablePhysics``; real SVDs only, so not on the circular blurs; deepinv's σ grid 1 → 0 in
+  [0, 1] units); needs the optional extra ``pip install restore[deepinv]`` (deepinv 0.5 needs a
+  torchvision that loads beside your torch: benchmarks/README.md).  (Not importable → a clear
+  error naming the extra.)
 
 Network evaluations are counted by wrapping the prior in `CountingPrior` (one count per
 ``denoise`` call on a batch of one image).
@@ -34,7 +37,8 @@ TV_INNER = 50
 TV_MIN_WEIGHT = 0.005
 
 BASELINES = ("pinv", "wiener", "rl", "tv")
-DEEPINV = ("dinv-dps", "dinv-diffpir")
+DEEPINV = ("dinv-dps", "dinv-diffpir", "dinv-ddrm")
+DEEPINV_STEPS = {"dinv-dps": 1000, "dinv-diffpir": 100, "dinv-ddrm": 20}  # deepinv's own defaults (DDRM: ours)
 
 
 class CountingPrior:
@@ -105,7 +109,7 @@ def effective_steps(method: str, steps, task: str | None = None) -> int:
     if steps is not None:
         return int(steps)
     if method in DEEPINV:
-        return 100 if method == "dinv-diffpir" else 1000
+        return DEEPINV_STEPS[method]
     from ..guidance import defaults
     return int(defaults(method, task=task_kind(task) if task else None).get("steps", 0) or 0)
 
@@ -128,10 +132,14 @@ def check_methods(methods, tasks) -> None:
 
 
 def applicable(method: str, task: str) -> bool:
-    """rl runs on blur tasks only; everything else runs everywhere."""
+    """rl runs on blur tasks only, dinv-ddrm on the others (it needs a real SVD; the circular blur's
+    is the complex DFT); everything else runs everywhere."""
+    base = task.partition("@")[0]
+    blur = base.endswith("deblur") or base.startswith("levin-deblur")
     if method == "rl":
-        base = task.partition("@")[0]
-        return base.endswith("deblur") or base.startswith("levin-deblur")
+        return blur
+    if method == "dinv-ddrm":
+        return not blur
     return True
 
 
@@ -239,13 +247,36 @@ def deepinv_physics(m: Measurement):
                                       noise_model=dinv.physics.GaussianNoise(sigma=m.sigma_y))
 
 
+def deepinv_decomposable(m: Measurement):
+    """Our operator's SVD as ``deepinv.physics.DecomposablePhysics``: 𝒜 = U diag(s) Vᵀ with
+    U_adjoint = Ut, V_adjoint = Vt and mask = s on the (1, C, S, S) coefficient grid (real SVDs only)."""
+    dinv = _import_deepinv()
+    svd = m.A.svd
+    if svd is None:
+        raise ValueError(f"dinv-ddrm needs an operator with an SVD, {m.A!r} has none")
+    side = int(m.spec["side"])
+    shape = (1, m.y.shape[1], side, side)
+    if svd.Vt(torch.zeros(shape, dtype=m.y.dtype, device=m.y.device)).is_complex():
+        raise ValueError(f"dinv-ddrm needs a real SVD; {m.A!r} has a complex (Fourier) one")
+    mask = svd.singular_values(shape, device=m.y.device, dtype=m.y.dtype).expand(shape).clone()
+    return dinv.physics.DecomposablePhysics(U=svd.U, U_adjoint=svd.Ut, V=svd.V, V_adjoint=svd.Vt, mask=mask,
+                                            noise_model=dinv.physics.GaussianNoise(sigma=m.sigma_y))
+
+
 def run_deepinv(method: str, m: Measurement, prior, steps: int | None, seed: int) -> torch.Tensor:
     dinv = _import_deepinv()
     den = DeepinvDenoiser(prior)
     physics = deepinv_physics(m)
     torch.manual_seed(seed % (2**63))  # deepinv draws from the global generator
     n = effective_steps(method, steps)  # steps: an int or None here
-    if method == "dinv-diffpir":
+    if method == "dinv-ddrm":
+        # deepinv's DDRM walks σ from 1 to 0 in [0, 1] units (its denoisers' convention); σ = 0 is
+        # replaced by our smallest trained level so the last call is a real denoising step
+        sig = np.linspace(1.0, 0.0, n)
+        sig[-1] = min(sig[-2], 2e-3) if n > 1 else sig[-1]
+        model = dinv.sampling.DDRM(den, sigmas=sig)
+        x = model(m.y, deepinv_decomposable(m))
+    elif method == "dinv-diffpir":
         model = dinv.sampling.DiffPIR(den, dinv.optim.data_fidelity.L2(), sigma=max(m.sigma_y, 1e-3),
                                       max_iter=n, device=m.y.device)
         with torch.no_grad():

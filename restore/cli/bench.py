@@ -12,7 +12,7 @@ from .app import main
               help="gauss-deblur, motion-deblur, sr4, inpaint-random, inpaint-box, denoise, "
                    "levin-deblur[-kN]; TASK@S sets σ_y = S/255.")
 @click.option("--method", "method", required=True, metavar="M1,M2",
-              help="Guidance methods (restore methods) and baselines pinv, wiener, rl, tv, dinv-dps, dinv-diffpir.")
+              help="Guidance methods (restore methods) and baselines pinv, wiener, rl, tv, dinv-dps, dinv-diffpir, dinv-ddrm.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Results folder (resumed if it exists).")
 @click.option("--steps", default=None, metavar="N|M=N,...",
               help="Sampler steps: N for every diffusion method, or per method (e.g. dps=100,projection=100).  "

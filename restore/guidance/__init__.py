@@ -34,7 +34,13 @@ Methods and defaults (units: [0, 1] images; ζ, λ, η as in each paper, convert
 | pinv       | 𝒜†y                                                                  | –                                          | no    | no  |
 | wiener     | 𝒜.prox(m·1, y, σ_y, 1/S), per-image m, S (flat-spectrum Wiener)     | –                                          | yes   | no  |
 
-The defaults are the papers' settings (not re-tuned on images yet), except DDNM's singular-value
+**Per-task defaults.**  The table above is each method's paper setting (``DEFAULTS``).  When the
+operator tells the task (blur → deblur, Downsample → sr, Inpainting → inpaint, Identity → denoise),
+``solve`` uses the values tuned for that task on training images (`restore.guidance.tuned`,
+benchmarks/tuning/TUNING.md) for every option the caller does not pass; ``defaults(method, A)``
+returns what will be used.  Exactness (below) is stated for the paper settings.
+
+The paper settings are as published, except DDNM's singular-value
 cut-off s_min (DDRM's code uses 0.03) and DAPS's r_t (the paper's r_t = σ_t is ``r="sigma"``), both
 chosen on the synthetic Gaussian problems of benchmarks/exactness.py.  s_min·max(s) is the cut-off
 below which a spectral component counts as unmeasured when σ_y > 0.  Operators without an SVD: ddrm
