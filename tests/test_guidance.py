@@ -151,3 +151,13 @@ def test_input_errors():
         restore.solve(torch.rand(1, 3, 8, 8), A, _prior(), method="pinv")
     with pytest.raises(TypeError, match="dps"):
         restore.solve(torch.rand(1, 1, 8, 8), A, _prior(), method="dps", bogus=1)
+
+
+def test_ddnm_refuses_eta_zero_with_noisy_measurements():
+    """DDNM+ admits y only up to the fresh noise η σ_t: η = 0 with σ_y > 0 would ignore y — refused."""
+    A = O.GaussianBlur(3, 1.0)
+    x, y = _measure(A, 1, 0.05)
+    with pytest.raises(ValueError, match="needs eta > 0"):
+        restore.solve(y, A, _prior(), "ddnm", sigma_y=0.05, steps=4, eta=0.0)
+    out = restore.solve(A(x), A, _prior(), "ddnm", sigma_y=0.0, steps=4, eta=0.0)  # noiseless: plain DDNM
+    assert torch.isfinite(out).all()

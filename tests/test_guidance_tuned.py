@@ -73,3 +73,4 @@ def test_cli_and_bench_steps_follow_the_tuned_table(monkeypatch):
     assert BM.effective_steps("ddnm", None, "motion-deblur") == 13
     assert BM.effective_steps("ddnm", None, "levin-deblur-k3@7.65") == 13
     assert BM.effective_steps("ddnm", 5, "sr4") == 5
+

@@ -24,7 +24,7 @@ error of the circular-blur exactness problem below half the shift; 3e-2 gives 0.
 Operators without an SVD: x̂₀' = 𝒜.prox(x̂₀, y, σ_y, 1/(η σ_{t+1})²) by conjugate gradient (exactly
 𝒜†y + (I − 𝒜†𝒜)x̂₀ when σ_y = 0; for σ_y > 0 a soft correction with weight
 η²σ_{t+1}²/(η²σ_{t+1}² + σ_c²) per component — an approximation), then the same DDIM step.
-Defaults: η = 0.85, 100 steps.
+Defaults: η = 0.85, 100 steps.  η = 0 is refused when σ_y > 0 (Σ_i = 0: y would never enter).
 """
 from __future__ import annotations
 
@@ -39,6 +39,9 @@ DEFAULTS = {"steps": 100, "eta": 0.85, "s_min": 0.1}
 
 def run(p: Problem, steps: int = DEFAULTS["steps"], eta: float = DEFAULTS["eta"], s_min: float = DEFAULTS["s_min"],
         sigmas=None) -> torch.Tensor:
+    if not eta > 0 and bool((p.sigma_y > 0).any()):
+        raise ValueError("ddnm with sigma_y > 0 needs eta > 0: DDNM+ lets the measurement in only up to the "
+                         "fresh noise eta*sigma_t of each step, so eta = 0 would ignore y")
     grid = p.sigmas(steps, sigmas)
     spec = p.spectral()
     if spec is not None:
