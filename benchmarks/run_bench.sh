@@ -18,7 +18,7 @@ for f in "$DATA"/Set3C/*.png; do ln -sf "$(realpath "$f")" "$OUT/data/Set3C_$(ba
 for f in $(ls "$DATA"/CBSD68/*.png | sort | head -n "$NCBSD"); do ln -sf "$(realpath "$f")" "$OUT/data/CBSD68_$(basename "$f")"; done
 ARGS=(--data "$OUT/data"
       --task gauss-deblur,motion-deblur,sr4,inpaint-box,inpaint-random,denoise
-      --method ddrm,ddnm,pigdm,diffpir,projection,daps,dps,pinv,wiener,rl,tv
+      --method "${METHODS:-ddrm,ddnm,pigdm,diffpir,projection,daps,dps,pinv,wiener,rl,tv}"
       --crop "${CROP:-128}" --prior "${PRIOR:-default}" --seed 0 --out "$OUT")
 if [ "$NPROC" -gt 1 ]; then
   exec torchrun --standalone --nproc_per_node "$NPROC" -m restore.cli bench "${ARGS[@]}"

@@ -7,9 +7,12 @@ cd "$(dirname "$0")/../.."
 T="python benchmarks/tune.py --crop 128 --out benchmarks/tuning/tuning.csv"
 $T --method pinv
 $T --method daps --grid "steps=25 noise=0,1"
-$T --method dps --grid "steps=200 zeta=0.3,1,3" --images 1
-$T --method projection --grid "steps=100 eta=0,0.5,1"
-$T --method pigdm --grid "steps=50 eta=0,0.5,1"
 $T --method ddrm --grid "steps=20 eta=0,0.5,0.85,1"
-$T --method ddnm --grid "steps=100 eta=0,0.5,0.85"
-$T --method diffpir --grid "steps=100 zeta=0,0.3,1 lam=2,7,25"
+$T --method projection --grid "steps=100 eta=0,1"
+$T --method pigdm --grid "steps=50 eta=0,1"
+$T --method ddnm --grid "steps=100 eta=0,0.85"
+$T --method diffpir --grid "steps=100 zeta=0,0.3,1 lam=7"
+$T --method daps --grid "steps=25 noise=0 ode_steps=1" --tasks sr4
+$T --method diffpir --grid "steps=100 zeta=1 lam=1,2" --tasks sr4
+$T --method dps --grid "steps=200 zeta=1,3" --images 1 --tasks sr4,gauss-deblur,inpaint-box,denoise
+$T --method daps --grid "steps=25 noise=0 ode_steps=1" --tasks gauss-deblur,motion-deblur,inpaint-box,inpaint-random,denoise
