@@ -54,12 +54,14 @@ def _problem():
 
 def test_solve_uses_tuned_options_and_explicit_options_win(monkeypatch):
     y, A, prior = _problem()
+    plain_zeta = defaults("diffpir", A)["zeta"]  # the shipped table's value for deblurring
+    assert plain_zeta != 0.0
     plain = restore.solve(y, A, prior, "diffpir", sigma_y=0.02, steps=6, seed=1)
     zeta0 = restore.solve(y, A, prior, "diffpir", sigma_y=0.02, steps=6, seed=1, zeta=0.0)
     assert not torch.allclose(plain, zeta0)
     monkeypatch.setitem(tuned.TUNED, "diffpir", {"deblur": {"zeta": 0.0, "steps": 6}})
     torch.testing.assert_close(restore.solve(y, A, prior, "diffpir", sigma_y=0.02, seed=1), zeta0, rtol=0, atol=0)
-    explicit = restore.solve(y, A, prior, "diffpir", sigma_y=0.02, steps=6, seed=1, zeta=DEFAULTS["diffpir"]["zeta"])
+    explicit = restore.solve(y, A, prior, "diffpir", sigma_y=0.02, steps=6, seed=1, zeta=plain_zeta)
     torch.testing.assert_close(explicit, plain, rtol=0, atol=0)
 
 
