@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from restore import solve  # noqa: E402
 from restore.bench import tasks as T  # noqa: E402
+from restore.bench.methods import task_kind  # noqa: E402
 from restore.bench.runner import list_images  # noqa: E402
 from restore.io import read_image  # noqa: E402
 from restore.metrics import psnr, ssim  # noqa: E402
@@ -64,11 +65,6 @@ def summary(path: Path) -> str:
     return "\n".join(lines)
 
 
-def kind_of(task: str) -> str | None:
-    from restore.bench.methods import task_kind
-    return task_kind(task)
-
-
 def choose(path: Path) -> dict:
     """(method, kind) → (best options JSON, its mean PSNR, {options: mean PSNR}); kind = deblur/sr/
     inpaint/denoise, the mean over that kind's presets and images (grid points seen on every one)."""
@@ -76,7 +72,7 @@ def choose(path: Path) -> dict:
         rows = list(csv.DictReader(f))
     acc: dict = {}
     for r in rows:
-        acc.setdefault((r["method"], kind_of(r["task"])), {}).setdefault(r["options"], []).append(float(r["psnr"]))
+        acc.setdefault((r["method"], task_kind(r["task"])), {}).setdefault(r["options"], []).append(float(r["psnr"]))
     out = {}
     for key, per_opts in acc.items():
         n = max(len(v) for v in per_opts.values())

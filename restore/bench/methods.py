@@ -134,8 +134,7 @@ def check_methods(methods, tasks) -> None:
 def applicable(method: str, task: str) -> bool:
     """rl runs on blur tasks only, dinv-ddrm on the others (it needs a real SVD; the circular blur's
     is the complex DFT); everything else runs everywhere."""
-    base = task.partition("@")[0]
-    blur = base.endswith("deblur") or base.startswith("levin-deblur")
+    blur = task_kind(task) == "deblur"
     if method == "rl":
         return blur
     if method == "dinv-ddrm":
@@ -266,7 +265,6 @@ def deepinv_decomposable(m: Measurement):
 def run_deepinv(method: str, m: Measurement, prior, steps: int | None, seed: int) -> torch.Tensor:
     dinv = _import_deepinv()
     den = DeepinvDenoiser(prior)
-    physics = deepinv_physics(m)
     torch.manual_seed(seed % (2**63))  # deepinv draws from the global generator
     n = effective_steps(method, steps)  # steps: an int or None here
     if method == "dinv-ddrm":
@@ -280,9 +278,9 @@ def run_deepinv(method: str, m: Measurement, prior, steps: int | None, seed: int
         model = dinv.sampling.DiffPIR(den, dinv.optim.data_fidelity.L2(), sigma=max(m.sigma_y, 1e-3),
                                       max_iter=n, device=m.y.device)
         with torch.no_grad():
-            x = model(m.y, physics)
+            x = model(m.y, deepinv_physics(m))
     else:
         rng = torch.Generator(device=m.y.device).manual_seed(seed % (2**63))
         model = dinv.sampling.DPS(den, num_steps=n, device=m.y.device, dtype=m.y.dtype, rng=rng)
-        x = model(m.y, physics)
+        x = model(m.y, deepinv_physics(m))
     return x.detach().clamp(0, 1).to(m.y.dtype)

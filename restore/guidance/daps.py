@@ -64,7 +64,7 @@ def run(p: Problem, steps: int = DEFAULTS["steps"], ode_steps: int = DEFAULTS["o
             ode_grid = torch.tensor([s, 0.0], dtype=torch.float64)
         x0hat = sample_ode(denoiser, x, ode_grid.to(torch.float64))
         p.report(i, x, x0hat, s)
-        r2 = (s**2 if r == "sigma" else v * s**2 / (v + s**2))
+        r2 = s**2 if r == "sigma" else v * s**2 / (v + s**2)
         eta = lr / (1.0 / r2 + anorm2 / sy2)
         x0 = x0hat
         for _ in range(langevin_steps):

@@ -12,9 +12,10 @@ crops of CBSD432 training images 9–10 (the first 8 are the prior's validation 
 benchmark presets of `restore.bench.tasks` (deblur = Gaussian 61/3.0 and motion 61/0.5, sr = ×4
 bicubic, inpaint = 128-box-scaled and 70 % random, all σ_y = 0.025; denoise σ_y = 25/255) and the
 default prior.  The value with the highest mean PSNR over the task's presets and images wins.  No
-test image was used.  The criterion is PSNR, so the tuned values lean towards the low-variance end
-(η, ζ, Langevin noise small): closer to the posterior mean, less like a posterior sample.  Pass the
-option explicitly (e.g. ``eta=1.0``) for the paper's sampler.
+test image was used.  The criterion is PSNR, which favours the posterior mean: where the knob is a
+pure variance control the low end won (DAPS without Langevin noise, DDRM η = 0 and DiffPIR ζ = 0 for
+denoising), but not everywhere (DDRM η = 1 for SR and inpainting, DiffPIR ζ = 1 outside denoising).
+Pass an option explicitly (e.g. ``eta=0.85``) for the paper's setting.
 """
 from __future__ import annotations
 
