@@ -16,6 +16,15 @@
   (see `restore.guidance.base`).
 * ``steps``: grid steps (None: the method's default below); ``sigmas=`` an explicit decreasing grid
   ending in 0; ``schedule=`` the VP table (default: the prior's own, else DDPM linear on [-1, 1]).
+* ``average=M`` (M ≥ 1, default 1 unless the task's tuned defaults say otherwise): return, per
+  image and per requested sample, the mean of M posterior samples (each clamped first) — a
+  Monte-Carlo estimate of the posterior mean E[x | y], the minimum-MSE (best PSNR) estimate, for M×
+  the network evaluations.  The M·K·B chains run as one batch with the per-image streams below, so
+  ``average=M`` equals ``samples=M`` followed by ``out.view(M, B, ...).mean(0)``.  Pass ``average=1``
+  for a single posterior sample.
+* ``start=f`` (0 < f ≤ 1): warm start (Chung et al. 2022, "Come-closer-diffuse-faster"): the chain
+  begins at the level σ of the prior's table at time ⌈f·T⌉ from 𝒜†y + σ z instead of from N(0, I),
+  and ``steps`` grid points cover only that head of the table.  Not with ``sigmas=``.
 * ``callback(i, x, denoised, sigma)`` once per step, before the update.
 * Memory: autograd is only opened around one denoiser call (DPS, ΠGDM) and freed within the step;
   everything else runs under ``torch.no_grad``.
@@ -112,14 +121,20 @@ def solve(y, A, prior, method: str = "diffpir", sigma_y=0.0, steps=None, seed=0,
           callback=None, clamp: bool = True, schedule=None, **options) -> torch.Tensor:
     """Posterior samples of x given y = 𝒜x + σ_y n (module docstring): (K·B, C, H, W), sample-major."""
     method = _check_method(method)
-    p = Problem(y, A, prior, sigma_y, samples, seed, schedule=schedule, callback=callback)
     run = _RUN[method]
     if method in ("pinv", "wiener"):
         options.pop("steps", None)
+        options.pop("start", None)
+        options.pop("average", None)
+        p = Problem(y, A, prior, sigma_y, samples, seed, schedule=schedule, callback=callback)
         with torch.no_grad():
             x = run(p, **options)
     else:
         options = {**tuned.options(method, A), **options}
+        start = options.pop("start", None)
+        average = _check_average(options.pop("average", 1))
+        p = Problem(y, A, prior, sigma_y, samples * average, seed, schedule=schedule, callback=callback,
+                    start=start)
         if steps is not None:
             options["steps"] = int(steps)
         try:
@@ -130,4 +145,18 @@ def solve(y, A, prior, method: str = "diffpir", sigma_y=0.0, steps=None, seed=0,
                 raise TypeError(f"method {method!r}: {err}") from None
             raise
     x = x.detach()
-    return x.clamp(0, 1) if clamp else x
+    if clamp:
+        x = x.clamp(0, 1)
+    if method not in ("pinv", "wiener") and average > 1:
+        x = x.view(average, -1, *x.shape[1:]).mean(0)  # rows m·(K·B) + k·B + b → k·B + b
+    return x
+
+
+def _check_average(average) -> int:
+    try:
+        whole = not isinstance(average, bool) and float(average).is_integer() and int(average) >= 1
+    except (TypeError, ValueError):
+        whole = False
+    if not whole:
+        raise ValueError(f"average must be a whole number ≥ 1 of posterior samples, got {average!r}")
+    return int(average)

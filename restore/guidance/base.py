@@ -30,7 +30,7 @@ from operators.base import per_image
 from operators.random import derive_seed, fresh_seed, seed_from
 from operators.svd import default_rtol
 
-from ..sampling import get_sigmas_vp, resolve_schedule
+from ..sampling import get_sigmas_vp, resolve_schedule, vp_timesteps
 
 #: σ_y floor for methods whose update divides by σ_y: the standard deviation of 8-bit quantisation
 #: noise, 1/(255·√12) ≈ 1.13e-3 in [0, 1] units (a "noiseless" 8-bit image is at least this noisy).
@@ -115,7 +115,7 @@ class Problem:
     the prior's denoiser, the noise source, the VP schedule and the user's callback."""
 
     def __init__(self, y: Tensor, A: LinearOperator, prior, sigma_y, samples: int, seed, schedule=None,
-                 callback: Optional[Callable] = None):
+                 callback: Optional[Callable] = None, start: Optional[float] = None):
         if not isinstance(A, LinearOperator):
             raise TypeError(f"A must be an operators.LinearOperator, got {type(A).__name__}")
         if not isinstance(y, Tensor) or y.ndim != 4:
@@ -152,20 +152,34 @@ class Problem:
         self.schedule = resolve_schedule(prior, schedule)
         self.callback = callback
         self._spectral = None
+        if start is not None and not 0 < float(start) <= 1:
+            raise ValueError(f"start must be a fraction of the diffusion time in (0, 1], got {start}")
+        self.start = None if start is None else float(start)
 
     # -- grid and initial state -------------------------------------------------------------------
     def sigmas(self, steps: int, sigmas=None) -> Tensor:
         """The σ grid (float64, decreasing, ending in 0): ``sigmas`` if given, else ``steps`` points of
-        the prior's VP table (`restore.sampling.get_sigmas_vp`)."""
+        the prior's VP table (`restore.sampling.get_sigmas_vp`); with a warm ``start`` = f, ``steps``
+        points of the first ⌈f·T⌉ entries of the table (at most that many)."""
         if sigmas is None:
-            return get_sigmas_vp(self.schedule, int(steps))
+            if self.start is None:
+                return get_sigmas_vp(self.schedule, int(steps))
+            T = max(1, math.ceil(self.start * self.schedule.T))
+            t = vp_timesteps(T, min(int(steps), T))
+            return torch.cat([self.schedule.sigmas[t], torch.zeros(1, dtype=torch.float64)])
+        if self.start is not None:
+            raise ValueError("pass either start= (a warm start on the prior's table) or sigmas=, not both")
         g = torch.as_tensor(sigmas, dtype=torch.float64).reshape(-1)
         if g.shape[0] < 2 or g[-1] != 0 or bool((g[1:] >= g[:-1]).any()):
             raise ValueError("sigmas must be a strictly decreasing 1-d grid ending in 0")
         return g
 
     def initial(self, sigma: float) -> Tensor:
-        """x at σ_max: c + √(σ_max² + s²) z, the VP start N(0, I) in [0, 1] VE units (`restore.sampling`)."""
+        """x at the first grid level σ: c + √(σ² + s²) z, the VP start N(0, I) in [0, 1] VE units
+        (`restore.sampling`); with a warm ``start``, 𝒜†y + σ z (the pseudo-inverse diffused to σ,
+        Chung et al. 2022, "Come-closer-diffuse-faster")."""
+        if self.start is not None:
+            return self.A.pinv(self.y) + sigma * self.noise.randn()
         scale = math.sqrt(sigma**2 + self.schedule.init_scale**2)
         return self.schedule.init_center + scale * self.noise.randn()
 

@@ -1,0 +1,148 @@
+"""Estimates built from the samplers: ``average=M`` (Monte-Carlo posterior mean of M samples) and
+``start=f`` (warm start from 𝒜†y diffused to the level of the table at time f·T)."""
+import math
+import warnings
+
+import pytest
+import torch
+
+import operators as O
+import restore
+from restore.guidance import image_seeds
+from restore.guidance.base import Problem
+from restore.guidance.exact import compare, gaussian_posterior
+from restore.priors import GaussianPrior
+
+V = 0.25
+
+
+def _gaussian_problem(A, shape=(1, 8, 8), sigma_y=0.05, seed=0):
+    c, h, w = shape
+    i = torch.arange(h, dtype=torch.float64)[:, None]
+    mu = (0.5 + 0.1 * torch.sin(2 * math.pi * i / h)).expand(c, h, w).clone()
+    prior = GaussianPrior(mu, V)
+    x = prior.sample(1, seed=seed)
+    ax = A(x)
+    y = ax + sigma_y * O.randn(ax.shape, seed + 1, dtype=torch.float64)
+    return prior, mu, y
+
+
+def _mask(seed=3):
+    return (torch.rand(8, 8, generator=torch.Generator().manual_seed(seed)) < 0.5).double()
+
+
+# -- average ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("method", ["ddrm", "projection", "diffpir"])
+def test_average_is_the_mean_of_that_many_samples(method):
+    A = O.Inpainting(_mask())
+    prior, _, y = _gaussian_problem(A)
+    y = torch.cat([y, y.flip(-1)])  # B = 2
+    kw = dict(method=method, sigma_y=0.05, seed=5, steps=6)
+    avg = restore.solve(y, A, prior, samples=2, average=3, **kw)
+    draws = restore.solve(y, A, prior, samples=6, **kw)  # the same streams: rows m·(K·B) + k·B + b
+    assert avg.shape == (4, 1, 8, 8)
+    torch.testing.assert_close(avg, draws.view(3, 4, 1, 8, 8).mean(0), rtol=0, atol=1e-14)
+    # batch independence holds for the averaged estimate too
+    seeds = image_seeds(5, 2)
+    alone = restore.solve(y[1:], A, prior, samples=2, average=3, method=method, sigma_y=0.05, seed=[seeds[1]], steps=6)
+    torch.testing.assert_close(alone, avg.view(2, 2, 1, 8, 8)[:, 1], rtol=1e-10, atol=1e-12)
+
+
+def test_average_of_exact_sampler_has_posterior_mean_and_variance_over_m():
+    """projection is exact for an isotropic Gaussian prior: K averages of M samples each are
+    distributed as N(m_post, Σ_post/M), so their mean is m_post and their variance Σ_post/M."""
+    A = O.Downsample(2, "box")
+    prior, mu, y = _gaussian_problem(A, sigma_y=0.05)
+    m_post, cov = gaussian_posterior(A, mu, V, y, 0.05)
+    K, M = 64, 4
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        est = restore.solve(y, A, prior, method="projection", sigma_y=0.05, steps=100, seed=0, samples=K,
+                            average=M, clamp=False)
+    err, ratio = compare(est, m_post, cov, mu)
+    # Monte-Carlo error of the mean of K·M draws relative to the prior→posterior shift
+    mc = math.sqrt(float(torch.trace(cov)) / (K * M)) / float((m_post - mu).norm())
+    assert err < 0.05 + 3 * mc, (err, mc)
+    assert ratio * M == pytest.approx(1.0, abs=0.3), ratio * M  # variance shrinks by M, not 1 or M²
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, True, "four", None])
+def test_average_rejects_what_is_not_a_count(bad):
+    A = O.Identity()
+    prior, _, y = _gaussian_problem(A)
+    with pytest.raises(ValueError, match="average"):
+        restore.solve(y, A, prior, method="ddrm", sigma_y=0.05, steps=3, average=bad)
+
+
+def test_average_is_ignored_by_the_deterministic_baselines():
+    A = O.Downsample(2, "box")
+    prior, _, y = _gaussian_problem(A)
+    torch.testing.assert_close(restore.solve(y, A, prior, method="pinv", average=4), A.pinv(y).clamp(0, 1))
+
+
+# -- start ---------------------------------------------------------------------------------------------
+def test_warm_start_grid_is_the_head_of_the_table():
+    A = O.Downsample(2, "box")
+    prior, _, y = _gaussian_problem(A)
+    p = Problem(y, A, prior, 0.05, 1, 0, start=0.3)
+    T = p.schedule.T
+    g = p.sigmas(10)
+    assert g.shape == (11,) and g[-1] == 0
+    assert float(g[0]) == pytest.approx(float(p.schedule.sigmas[math.ceil(0.3 * T) - 1]))
+    assert float(g[-2]) == pytest.approx(float(p.schedule.sigmas[0]))
+    assert bool((g[1:] < g[:-1]).all())
+    # never more points than the shortened table has
+    assert Problem(y, A, prior, 0.05, 1, 0, start=3 / T).sigmas(50).shape == (4,)
+    # and the full-table grid without start
+    full = Problem(y, A, prior, 0.05, 1, 0).sigmas(10)
+    assert float(full[0]) == pytest.approx(float(p.schedule.sigmas[-1]))
+
+
+def test_warm_start_initial_state_is_the_pseudo_inverse_diffused_to_sigma():
+    A = O.Downsample(2, "box")
+    prior, _, y = _gaussian_problem(A)
+    p = Problem(y, A, prior, 0.05, 4000, 0, start=0.2)
+    x = p.initial(0.3)
+    torch.testing.assert_close(x.mean(0, keepdim=True), A.pinv(y), rtol=0, atol=0.03)
+    assert float(x.std(0).mean()) == pytest.approx(0.3, rel=0.03)
+    cold = Problem(y, A, prior, 0.05, 4000, 0).initial(0.3)
+    assert float((cold.mean(0) - 0.5).abs().max()) < 0.03  # the VP start is centred on the table's centre
+
+
+@pytest.mark.parametrize("bad", [0.0, -0.1, 1.5])
+def test_warm_start_rejects_fractions_outside_unit_interval(bad):
+    A = O.Identity()
+    prior, _, y = _gaussian_problem(A)
+    with pytest.raises(ValueError, match="start"):
+        restore.solve(y, A, prior, method="ddrm", sigma_y=0.05, steps=3, start=bad)
+
+
+def test_warm_start_and_explicit_grid_are_exclusive():
+    A = O.Identity()
+    prior, _, y = _gaussian_problem(A)
+    with pytest.raises(ValueError, match="start"):
+        restore.solve(y, A, prior, method="projection", sigma_y=0.05, start=0.5, sigmas=[1.0, 0.5, 0.0])
+
+
+def test_warm_start_from_the_top_keeps_the_exact_sampler_exact():
+    """At f = 1 the start 𝒜†y + σ_T z differs from the VP start only by a centre shift ≪ σ_T, so the
+    exact method still lands on the closed-form posterior."""
+    A = O.Inpainting(_mask())
+    prior, mu, y = _gaussian_problem(A, sigma_y=0.05)
+    m_post, cov = gaussian_posterior(A, mu, V, y, 0.05)
+    out = restore.solve(y, A, prior, method="projection", sigma_y=0.05, steps=200, seed=0, samples=400,
+                        start=1.0, clamp=False)
+    err, ratio = compare(out, m_post, cov, mu)
+    assert err < 0.1 and ratio == pytest.approx(1.0, abs=0.12), (err, ratio)
+
+
+def test_warm_start_with_few_steps_stays_near_the_data():
+    """A short warm start from 𝒜†y keeps the measured pixels (σ_y = 0 inpainting: exactly) and
+    spends only min(steps, ⌈f·T⌉) network evaluations."""
+    A = O.Inpainting(_mask())
+    prior, _, y = _gaussian_problem(A, sigma_y=0.0)
+    calls = []
+    out = restore.solve(y, A, prior, method="projection", sigma_y=0.0, steps=50, start=0.02, seed=1,
+                        callback=lambda i, x, d, s: calls.append(s), clamp=False)
+    assert len(calls) == min(50, math.ceil(0.02 * 1000))
+    torch.testing.assert_close(A(out), y, rtol=0, atol=1e-10)
