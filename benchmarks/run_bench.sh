@@ -6,6 +6,7 @@
 # Resumable: re-running continues where an interrupted run stopped.
 #   NPROC=2 benchmarks/run_bench.sh      # shard over 2 processes with torchrun (gloo / nccl)
 #   CROP=256 NCBSD=68 OUT=benchmarks/results/full benchmarks/run_bench.sh   # the full-size run (GPU)
+#   METHODS=dps TASKS=sr4 LIMIT=3 benchmarks/run_bench.sh   # a subset: methods, tasks, first N images
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=../shared/data/test
@@ -17,9 +18,9 @@ mkdir -p "$OUT/data"
 for f in "$DATA"/Set3C/*.png; do ln -sf "$(realpath "$f")" "$OUT/data/Set3C_$(basename "$f")"; done
 for f in $(ls "$DATA"/CBSD68/*.png | sort | head -n "$NCBSD"); do ln -sf "$(realpath "$f")" "$OUT/data/CBSD68_$(basename "$f")"; done
 ARGS=(--data "$OUT/data"
-      --task gauss-deblur,motion-deblur,sr4,inpaint-box,inpaint-random,denoise
+      --task "${TASKS:-gauss-deblur,motion-deblur,sr4,inpaint-box,inpaint-random,denoise}"
       --method "${METHODS:-ddrm,ddnm,pigdm,diffpir,projection,daps,dps,pinv,wiener,rl,tv}"
-      --crop "${CROP:-128}" --prior "${PRIOR:-default}" --seed 0 --out "$OUT")
+      --crop "${CROP:-128}" --prior "${PRIOR:-default}" --seed 0 --out "$OUT" ${LIMIT:+--limit "$LIMIT"})
 if [ "$NPROC" -gt 1 ]; then
   exec torchrun --standalone --nproc_per_node "$NPROC" -m restore.cli bench "${ARGS[@]}"
 else

@@ -211,3 +211,15 @@ def test_cli_bad_method_one_line(setup, tmp_path):
                                   "--out", str(tmp_path / "o"), "--prior", str(prior)])
     assert r.exit_code == 2
     assert "unknown method 'dpss'" in r.output
+
+
+def test_nfe_counts_every_chain_of_an_averaged_estimate(setup, tmp_path):
+    """SR's tuned DDRM default averages M posterior samples run as one batch: the recorded NFE is
+    steps × M network evaluations per image, not the number of batched calls."""
+    from restore.guidance import defaults
+    _, data, prior = setup
+    M = defaults("ddrm", task="sr").get("average", 1)
+    rows = run_bench(str(data), "sr4", "ddrm", tmp_path / "avg", steps=STEPS, limit=1, prior=str(prior),
+                     echo=lambda m: None, plots_enabled=False)
+    assert [r["nfe"] for r in rows] == [STEPS * M]
+    assert M > 1  # the shipped SR default is an average (tuned.py); this test would not see a miscount otherwise

@@ -213,3 +213,19 @@ def test_bad_prior(files, tmp_path):
     r = CliRunner().invoke(main, ["deblur", str(files / "rgb.png"), "--kernel-size", "3", "--prior",
                                   str(tmp_path / "none"), "-o", str(tmp_path / "x.png")])
     assert_bad(r, "prior")
+
+
+def test_sr_default_is_the_tuned_average_of_samples(files, tmp_path):
+    """Without --samples, `restore sr` averages the method's tuned number of posterior samples
+    (restore.guidance.tuned): the same image as an explicit --samples M, unlike one sample."""
+    from restore.guidance import defaults
+    M = defaults("ddrm", task="sr")["average"]
+    runs = {}
+    for name, extra in (("default", ()), ("explicit", ("--samples", M)), ("one", ("--samples", 1))):
+        out = tmp_path / f"{name}.png"
+        runs[name] = ok_json(cli(files, "sr", files / "small.png", "--factor", "4", "--method", "ddrm", "-o", out,
+                                 "--json", *extra))
+        runs[name]["image"] = read(out)
+    assert runs["default"]["samples"] == M > 1 and runs["one"]["samples"] == 1
+    assert np.array_equal(runs["default"]["image"], runs["explicit"]["image"])
+    assert not np.array_equal(runs["default"]["image"], runs["one"]["image"])

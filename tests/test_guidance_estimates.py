@@ -66,12 +66,14 @@ def test_average_of_exact_sampler_has_posterior_mean_and_variance_over_m():
     assert ratio * M == pytest.approx(1.0, abs=0.3), ratio * M  # variance shrinks by M, not 1 or M²
 
 
-@pytest.mark.parametrize("bad", [0, -2, 1.5, True, "four", None])
-def test_average_rejects_what_is_not_a_count(bad):
+@pytest.mark.parametrize("option,bad", [("average", v) for v in (0, -2, 1.5, True, "four", None)]
+                         + [("start", v) for v in (0.0, -0.1, 1.5)])
+def test_bad_average_or_start_is_one_clear_error(option, bad):
+    """average must be a count ≥ 1, start a fraction of the diffusion time in (0, 1]."""
     A = O.Identity()
     prior, _, y = _gaussian_problem(A)
-    with pytest.raises(ValueError, match="average"):
-        restore.solve(y, A, prior, method="ddrm", sigma_y=0.05, steps=3, average=bad)
+    with pytest.raises(ValueError, match=option):
+        restore.solve(y, A, prior, method="ddrm", sigma_y=0.05, steps=3, **{option: bad})
 
 
 def test_average_is_ignored_by_the_deterministic_baselines():
@@ -107,14 +109,6 @@ def test_warm_start_initial_state_is_the_pseudo_inverse_diffused_to_sigma():
     assert float(x.std(0).mean()) == pytest.approx(0.3, rel=0.03)
     cold = Problem(y, A, prior, 0.05, 4000, 0).initial(0.3)
     assert float((cold.mean(0) - 0.5).abs().max()) < 0.03  # the VP start is centred on the table's centre
-
-
-@pytest.mark.parametrize("bad", [0.0, -0.1, 1.5])
-def test_warm_start_rejects_fractions_outside_unit_interval(bad):
-    A = O.Identity()
-    prior, _, y = _gaussian_problem(A)
-    with pytest.raises(ValueError, match="start"):
-        restore.solve(y, A, prior, method="ddrm", sigma_y=0.05, steps=3, start=bad)
 
 
 def test_warm_start_and_explicit_grid_are_exclusive():

@@ -144,7 +144,7 @@ def summary_markdown(rows, title: str = "Benchmark summary") -> str:
     """Mean ± std (population std over images) per task × method (× steps)."""
     lines = [f"# {title}", "",
              "Images on [0, 1]; σ_y in [0, 1] units (DPS/DAPS's 0.05 on [−1, 1] = 0.025 here).  "
-             "PSNR/SSIM as skimage (data range 1).  NFE = prior.denoise calls per image.  "
+             "PSNR/SSIM as skimage (data range 1).  NFE = network evaluations per image (denoiser calls × chains, so average=M counts M per call).  "
              "Mean ± std over images.", "",
              "| task | method | steps | n | PSNR (dB) | SSIM | NFE | seconds | peak MB | σ_y |",
              "|---|---|---:|---:|---|---|---:|---:|---:|---:|"]

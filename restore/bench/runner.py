@@ -210,7 +210,7 @@ def _compute(jobs, out, own_file, steps, crop, prior_name, sigma_y, seed, dev, d
             ref = x.double()
             row = {"image": name, "task": task, "method": method, "steps": n_steps, "seed": seed,
                    "psnr": float(psnr(xhat, ref)[0]), "ssim": float(ssim(xhat, ref)[0]),
-                   "seconds": round(seconds, 4), "nfe": counted.calls if counted is not None else 0,
+                   "seconds": round(seconds, 4), "nfe": counted.rows // md.y.shape[0] if counted is not None else 0,
                    "peak_mem_mb": round(mem.peak, 1), "mem_kind": mem.kind, "sigma_y": m.sigma_y,
                    "sigma_y_units": "[0,1]", "job_seed": js, "size": f"{x.shape[-2]}x{x.shape[-1]}",
                    "device": str(dev), "rank": dist.rank,

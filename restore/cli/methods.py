@@ -62,6 +62,16 @@ def default_steps(method: str, A=None):
     return dict(getattr(g, "DEFAULTS", {}).get(method, {})).get("steps")
 
 
+def default_samples(method: str, A=None) -> int:
+    """How many posterior samples the CLI averages when --samples is not given: the method's tuned
+    ``average`` for operator ``A`` (e.g. several DDRM samples for SR, where their mean beats one
+    sample in PSNR), else 1."""
+    g = guidance()
+    if hasattr(g, "defaults") and method in registry():
+        return int(g.defaults(method, A).get("average", 1))
+    return 1
+
+
 def _first_line(text) -> str:
     text = (text or "").strip()
     return text.splitlines()[0].strip() if text else ""

@@ -40,7 +40,7 @@ class Options:
     seed: int = 0
     device: str = "auto"
     prior: str = "default"
-    samples: int = 1
+    samples: int | None = None
     uncertainty: str | None = None
     compare: str | None = None
     reference: str | None = None
@@ -179,9 +179,10 @@ def run(task: str, image: str, spec: dict | None, opt: Options) -> int:
     steps = opt.steps if opt.steps is not None else M.default_steps(method, A)
     if steps is not None and steps < 1:
         raise ValueError(f"--steps must be at least 1, got {steps}")
-    if opt.samples < 1:
-        raise ValueError(f"--samples must be at least 1, got {opt.samples}")
-    if opt.uncertainty and opt.samples < 2:
+    samples = opt.samples if opt.samples is not None else M.default_samples(method, A)
+    if samples < 1:
+        raise ValueError(f"--samples must be at least 1, got {samples}")
+    if opt.uncertainty and samples < 2:
         raise ValueError("--uncertainty needs --samples K with K ≥ 2 (the std over K restorations)")
     output = Path(opt.output) if opt.output else default_output(image, "_restored")
     check_image_extension("output", output)
@@ -204,7 +205,7 @@ def run(task: str, image: str, spec: dict | None, opt: Options) -> int:
         noise = max(estimate_sigma(y), MIN_AUTO_NOISE)
         if show:
             click.echo(f"estimated noise level σ_y = {noise:.4f} ({noise * 255:.1f}/255)", err=True)
-    tiles = tile_plan(opt.tile, task, spec, x_shape, opt.samples)
+    tiles = tile_plan(opt.tile, task, spec, x_shape, samples)
     device = resolve_device(opt.device)
 
     # 3. prior and solve ---------------------------------------------------------------------------
@@ -217,7 +218,7 @@ def run(task: str, image: str, spec: dict | None, opt: Options) -> int:
     with Progress(steps * n_tiles if steps else None, f"{task} ({method})", enabled(opt.quiet or opt.json)) as bar:
         def solve_one(yt, seed):
             xs = solve(yt.to(device), A, prior, method=method, sigma_y=float(noise), steps=steps, seed=int(seed),
-                       samples=opt.samples, callback=bar.callback)
+                       samples=samples, average=1, callback=bar.callback)
             return xs.detach()
 
         try:
@@ -274,7 +275,7 @@ def run(task: str, image: str, spec: dict | None, opt: Options) -> int:
         "uncertainty_scale": _round(unc_scale, 6),
         "compare": str(opt.compare) if opt.compare else None,
         "reference": str(opt.reference) if opt.reference else None,
-        "method": method, "seed": opt.seed, "steps": steps, "samples": opt.samples,
+        "method": method, "seed": opt.seed, "steps": steps, "samples": samples,
         "noise": _round(noise, 6), "noise_estimated": noise_estimated,
         "operator": {k: v for k, v in spec.items() if k != "values"}, "from_json": sidecar is not None,
         "prior": opt.prior, "device": str(device), "tiles": n_tiles,
@@ -290,7 +291,7 @@ def run(task: str, image: str, spec: dict | None, opt: Options) -> int:
         click.echo(f"wrote {output}  ({specs.describe(spec)}; {method}, {steps or 0} steps, seed {opt.seed}, "
                    f"σ_y {noise:.4g}, {seconds:.1f} s on {device})")
         if opt.uncertainty:
-            click.echo(f"wrote {opt.uncertainty}  (per-pixel std over {opt.samples} samples; white = {unc_scale:.4f})")
+            click.echo(f"wrote {opt.uncertainty}  (per-pixel std over {samples} samples; white = {unc_scale:.4f})")
         if opt.compare:
             click.echo(f"wrote {opt.compare}")
         if metrics:

@@ -46,8 +46,10 @@ def common_options(task: str):
                          help="auto = CUDA when available."),
             click.option("--prior", default="default", show_default=True, metavar="default|PATH",
                          help="The built-in prior, or a checkpoint (PATH.safetensors + PATH.json)."),
-            click.option("--samples", type=int, default=1, show_default=True, metavar="K",
-                         help="Draw K posterior samples; the output is their mean."),
+            click.option("--samples", type=int, default=None, metavar="K",
+                         help="Draw K posterior samples; the output is their mean (the posterior-mean "
+                              "estimate, best in PSNR).  [default: the method's tuned count for the task, "
+                              "e.g. 8 for ddrm on sr; else 1]"),
             click.option("--uncertainty", type=click.Path(dir_okay=False), default=None, metavar="PATH",
                          help="With --samples K ≥ 2: write the per-pixel std as a grey image, scaled so white "
                               "= the largest std (the scale is printed and in --json)."),

@@ -7,7 +7,8 @@
   LinearOperator (the same object that produced y), ``prior`` anything with ``denoise(x, sigma)``
   (or a callable denoiser), ``sigma_y`` ≥ 0 a float or (B,) tensor in [0, 1] units.
 * Returns (K·B, C, H, W) with K = ``samples``, **sample-major**: row k·B + b is sample k of image b
-  (``out.view(K, B, C, H, W)``).  Device and dtype follow y.
+  (``out.view(K, B, C, H, W)``) — each row one posterior sample, or with ``average=M`` the mean of M
+  of them (below).  Device and dtype follow y.
 * The result is clamped to [0, 1] once, at the very end (``clamp=False`` returns the raw iterate;
   intermediate states are never clamped, so the chain stays the sampler it claims to be).
 * ``seed``: int, None, a CPU torch.Generator, or a list of B ints (one per image).  Image b draws all
@@ -47,7 +48,8 @@ Methods and defaults (units: [0, 1] images; ζ, λ, η as in each paper, convert
 operator tells the task (blur → deblur, Downsample → sr, Inpainting → inpaint, Identity → denoise),
 ``solve`` uses the values tuned for that task on training images (`restore.guidance.tuned`,
 benchmarks/tuning/TUNING.md) for every option the caller does not pass; ``defaults(method, A)``
-returns what will be used.  Exactness (below) is stated for the paper settings.
+returns what will be used.  For super-resolution the tuned defaults of ddrm, ddnm, pigdm, projection
+and dps include ``average`` > 1 (the posterior-mean estimate; pass ``average=1`` for one sample).  Exactness (below) is stated for the paper settings.
 
 The paper settings are as published, except DDNM's singular-value
 cut-off s_min (DDRM's code uses 0.03) and DAPS's r_t (the paper's r_t = σ_t is ``r="sigma"``), both
@@ -67,7 +69,7 @@ import torch
 from . import baselines, daps, ddnm, ddrm, diffpir, dps, pigdm, projection, tuned
 from .base import Problem, image_seeds
 
-__all__ = ["solve", "METHODS", "DEFAULTS", "defaults", "image_seeds"]
+__all__ = ["solve", "METHODS", "DEFAULTS", "COMMON_OPTIONS", "defaults", "image_seeds"]
 
 #: name → (description, handles σ_y > 0, needs an SVD)
 METHODS = {
@@ -103,6 +105,10 @@ DEFAULTS = {
 }
 
 
+#: options every sampler takes through ``solve`` (not the method's own), with their defaults
+COMMON_OPTIONS = {"average": 1, "start": None}
+
+
 def defaults(method: str, A=None, task: str | None = None) -> dict:
     """The options ``solve`` uses for ``method`` when none are passed: DEFAULTS, then the tuned
     per-task values for operator ``A`` (or ``task`` ∈ deblur/sr/inpaint/denoise), `restore.guidance.tuned`."""
@@ -131,8 +137,8 @@ def solve(y, A, prior, method: str = "diffpir", sigma_y=0.0, steps=None, seed=0,
             x = run(p, **options)
     else:
         options = {**tuned.options(method, A), **options}
-        start = options.pop("start", None)
-        average = _check_average(options.pop("average", 1))
+        start = options.pop("start", COMMON_OPTIONS["start"])
+        average = _check_average(options.pop("average", COMMON_OPTIONS["average"]))
         p = Problem(y, A, prior, sigma_y, samples * average, seed, schedule=schedule, callback=callback,
                     start=start)
         if steps is not None:
