@@ -65,9 +65,21 @@ def summary(path: Path) -> str:
     return "\n".join(lines)
 
 
+#: grid points within this many dB of the best count as tied; the cheapest of them wins
+TIE_DB = 0.02
+
+
+def cost(options_json: str) -> int:
+    """Network evaluations of a grid point per image: steps × average (0 where steps is not given)."""
+    o = json.loads(options_json)
+    return int(o.get("steps", 0)) * int(o.get("average", 1))
+
+
 def choose(path: Path) -> dict:
-    """(method, kind) → (best options JSON, its mean PSNR, {options: mean PSNR}); kind = deblur/sr/
-    inpaint/denoise, the mean over that kind's presets and images (grid points seen on every one)."""
+    """(method, kind) → (chosen options JSON, its mean PSNR, {options: mean PSNR}); kind = deblur/sr/
+    inpaint/denoise, the mean over that kind's presets and images (grid points seen on every one).
+    The best mean wins; grid points within ``TIE_DB`` of it are a tie, won by the fewest network
+    evaluations (`cost`), then by the higher mean."""
     with path.open() as f:
         rows = list(csv.DictReader(f))
     acc: dict = {}
@@ -77,7 +89,8 @@ def choose(path: Path) -> dict:
     for key, per_opts in acc.items():
         n = max(len(v) for v in per_opts.values())
         means = {o: sum(v) / len(v) for o, v in per_opts.items() if len(v) == n}
-        best = max(means, key=means.get)
+        top = max(means.values())
+        best = min((o for o in means if means[o] >= top - TIE_DB), key=lambda o: (cost(o), -means[o]))
         out[key] = (best, means[best], means)
     return out
 

@@ -44,7 +44,7 @@ TUNED: dict[str, dict[str, dict]] = {
                    "inpaint": {"steps": 100, "eta": 1.0}, "denoise": {"steps": 100, "eta": 0.0}},
     "daps": {t: {"steps": 25, "noise": 0.0, "ode_steps": 1} for t in TASKS},  # x̂₀ = one denoiser call
     "dps": {**{t: {"steps": 200, "zeta": 3.0} for t in TASKS},  # ζ = 3 beat 1 on every preset
-            "sr": {"steps": 100, "zeta": 3.0, "average": 4}},
+            "sr": {"steps": 200, "zeta": 3.0, "average": 8}},
     "diffpir": {"deblur": {"zeta": 1.0}, "sr": {"zeta": 1.0, "lam": 1.0}, "inpaint": {"zeta": 1.0},
                 "denoise": {"zeta": 0.0}},
 }
