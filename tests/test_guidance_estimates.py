@@ -9,6 +9,7 @@ import torch
 import operators as O
 import restore
 from restore.guidance import image_seeds
+from restore.guidance import base as guidance_base
 from restore.guidance.base import Problem
 from restore.guidance.exact import compare, gaussian_posterior
 from restore.priors import GaussianPrior
@@ -46,6 +47,29 @@ def test_average_is_the_mean_of_that_many_samples(method):
     seeds = image_seeds(5, 2)
     alone = restore.solve(y[1:], A, prior, samples=2, average=3, method=method, sigma_y=0.05, seed=[seeds[1]], steps=6)
     torch.testing.assert_close(alone, avg.view(2, 2, 1, 8, 8)[:, 1], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["ddrm", "dps"])
+def test_chain_grouping_changes_memory_not_results(method, monkeypatch):
+    """Chains run in groups bounded by CHAIN_BATCH_PIXELS; every chain owns its generator, so one
+    chain at a time gives the same numbers as all at once."""
+    A = O.Inpainting(torch.stack([_mask(3), _mask(4)])[:, None])
+    prior, _, y = _gaussian_problem(O.Identity())
+    y = A(torch.cat([y, y.flip(-1)]))
+    kw = dict(method=method, sigma_y=0.05, seed=4, steps=5, samples=3, average=2)
+    together = restore.solve(y, A, prior, **kw)
+    monkeypatch.setattr(guidance_base, "CHAIN_BATCH_PIXELS", 1)
+    assert len(guidance_base.chain_groups(6, 2, 64)) == 6
+    torch.testing.assert_close(restore.solve(y, A, prior, **kw), together, rtol=0, atol=1e-12)
+
+
+def test_chain_groups_bound_pixels_per_batch():
+    sizes = lambda *a: [len(g) for g in guidance_base.chain_groups(*a)]  # noqa: E731
+    assert sizes(8, 1, 128 * 128) == [8]
+    assert sizes(8, 1, 256 * 256) == [8]
+    assert sizes(8, 1, 512 * 512) == [2, 2, 2, 2]
+    assert sizes(3, 4, 1024 * 1024) == [1, 1, 1]
+    assert [list(g) for g in guidance_base.chain_groups(5, 1, 256 * 256 * 2)] == [[0, 1, 2, 3], [4]]
 
 
 def test_average_of_exact_sampler_has_posterior_mean_and_variance_over_m():

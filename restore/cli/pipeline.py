@@ -215,7 +215,10 @@ def run(task: str, image: str, spec: dict | None, opt: Options) -> int:
     if show and tiles:
         click.echo(f"large image: restoring in {n_tiles} tiles of {tiles[0]} px (overlap {tiles[1]} px)", err=True)
     t_solve = time.perf_counter()
-    with Progress(steps * n_tiles if steps else None, f"{task} ({method})", enabled(opt.quiet or opt.json)) as bar:
+    pixels = tiles[0] ** 2 if tiles else x_shape[-2] * x_shape[-1]
+    groups = len(M.guidance().chain_groups(samples, 1, pixels))  # the solver runs the K chains in groups
+    with Progress(steps * n_tiles * groups if steps else None, f"{task} ({method})",
+                  enabled(opt.quiet or opt.json)) as bar:
         def solve_one(yt, seed):
             xs = solve(yt.to(device), A, prior, method=method, sigma_y=float(noise), steps=steps, seed=int(seed),
                        samples=samples, average=1, callback=bar.callback)

@@ -11,22 +11,27 @@
   of them (below).  Device and dtype follow y.
 * The result is clamped to [0, 1] once, at the very end (``clamp=False`` returns the raw iterate;
   intermediate states are never clamped, so the chain stays the sampler it claims to be).
-* ``seed``: int, None, a CPU torch.Generator, or a list of B ints (one per image).  Image b draws all
-  its noise from its own CPU generator seeded with ``derive_seed(seed, b)`` (or ``seed[b]``), so the
-  same seed gives the same output, and results do not depend on the batch they are solved in
-  (see `restore.guidance.base`).
+* ``seed``: int, None, a CPU torch.Generator, or a list of B ints (one per image).  Image b has the
+  seed s_b = ``derive_seed(seed, b)`` (or ``seed[b]``) and its chain j (posterior sample j) draws all
+  its noise from its own CPU generator seeded with ``chain_seed(s_b, j)`` (s_b itself for j = 0), so
+  the same seed gives the same output, and results do not depend on the batch they are solved in
+  nor on how chains are grouped (see `restore.guidance.base`).
+* Memory: the K·B chains (M·K·B with ``average``) run in groups of at most
+  ``CHAIN_BATCH_PIXELS`` (2¹⁹) pixels × chains × images (`base.chain_groups`: all at once for small
+  images, 2 chains at a time at 512²), so ``samples``/``average`` cost time, not memory.
 * ``steps``: grid steps (None: the method's default below); ``sigmas=`` an explicit decreasing grid
   ending in 0; ``schedule=`` the VP table (default: the prior's own, else DDPM linear on [-1, 1]).
 * ``average=M`` (M ≥ 1, default 1 unless the task's tuned defaults say otherwise): return, per
   image and per requested sample, the mean of M posterior samples (each clamped first) — a
   Monte-Carlo estimate of the posterior mean E[x | y], the minimum-MSE (best PSNR) estimate, for M×
-  the network evaluations.  The M·K·B chains run as one batch with the per-image streams below, so
-  ``average=M`` equals ``samples=M`` followed by ``out.view(M, B, ...).mean(0)``.  Pass ``average=1``
-  for a single posterior sample.
+  the network evaluations.  Average m of sample k is chain j = m·K + k, so ``average=M`` equals
+  ``samples=M`` followed by ``out.view(M, B, ...).mean(0)``.  Pass ``average=1`` for a single
+  posterior sample.
 * ``start=f`` (0 < f ≤ 1): warm start (Chung et al. 2022, "Come-closer-diffuse-faster"): the chain
   begins at the level σ of the prior's table at time ⌈f·T⌉ from 𝒜†y + σ z instead of from N(0, I),
   and ``steps`` grid points cover only that head of the table.  Not with ``sigmas=``.
-* ``callback(i, x, denoised, sigma)`` once per step, before the update.
+* ``callback(i, x, denoised, sigma)`` once per step and group of chains, before the update (x holds
+  the group's rows; i restarts at 0 for each group).
 * Memory: autograd is only opened around one denoiser call (DPS, ΠGDM) and freed within the step;
   everything else runs under ``torch.no_grad``.
 
@@ -48,8 +53,8 @@ Methods and defaults (units: [0, 1] images; ζ, λ, η as in each paper, convert
 operator tells the task (blur → deblur, Downsample → sr, Inpainting → inpaint, Identity → denoise),
 ``solve`` uses the values tuned for that task on training images (`restore.guidance.tuned`,
 benchmarks/tuning/TUNING.md) for every option the caller does not pass; ``defaults(method, A)``
-returns what will be used.  For super-resolution the tuned defaults of ddrm, ddnm, pigdm, projection
-and dps include ``average`` > 1 (the posterior-mean estimate; pass ``average=1`` for one sample).  Exactness (below) is stated for the paper settings.
+returns what will be used.  For super-resolution every method's tuned default includes ``average``
+> 1 (the posterior-mean estimate; pass ``average=1`` for one sample).  Exactness (below) is stated for the paper settings.
 
 The paper settings are as published, except DDNM's singular-value
 cut-off s_min (DDRM's code uses 0.03) and DAPS's r_t (the paper's r_t = σ_t is ``r="sigma"``), both
@@ -67,9 +72,9 @@ import difflib
 import torch
 
 from . import baselines, daps, ddnm, ddrm, diffpir, dps, pigdm, projection, tuned
-from .base import Problem, image_seeds
+from .base import Problem, chain_groups, image_seeds
 
-__all__ = ["solve", "METHODS", "DEFAULTS", "COMMON_OPTIONS", "defaults", "image_seeds"]
+__all__ = ["solve", "METHODS", "DEFAULTS", "COMMON_OPTIONS", "defaults", "image_seeds", "chain_groups"]
 
 #: name → (description, handles σ_y > 0, needs an SVD)
 METHODS = {
@@ -129,31 +134,36 @@ def solve(y, A, prior, method: str = "diffpir", sigma_y=0.0, steps=None, seed=0,
     method = _check_method(method)
     run = _RUN[method]
     if method in ("pinv", "wiener"):
-        options.pop("steps", None)
-        options.pop("start", None)
-        options.pop("average", None)
+        for name in ("steps", *COMMON_OPTIONS):
+            options.pop(name, None)
         p = Problem(y, A, prior, sigma_y, samples, seed, schedule=schedule, callback=callback)
         with torch.no_grad():
-            x = run(p, **options)
-    else:
-        options = {**tuned.options(method, A), **options}
-        start = options.pop("start", COMMON_OPTIONS["start"])
-        average = _check_average(options.pop("average", COMMON_OPTIONS["average"]))
-        p = Problem(y, A, prior, sigma_y, samples * average, seed, schedule=schedule, callback=callback,
-                    start=start)
-        if steps is not None:
-            options["steps"] = int(steps)
+            x = run(p, **options).detach()
+        return x.clamp(0, 1) if clamp else x
+    options = {**tuned.options(method, A), **options}
+    start = options.pop("start", COMMON_OPTIONS["start"])
+    average = _check_average(options.pop("average", COMMON_OPTIONS["average"]))
+    if steps is not None:
+        options["steps"] = int(steps)
+    chains = int(samples) * average  # chain j = m·K + k: sample k of average m
+    first = Problem(y, A, prior, sigma_y, samples, seed, schedule=schedule, callback=callback, start=start)
+    seeds = first.seeds  # resolved once (seed=None / a Generator must not re-draw per group)
+    pixels = first.image_shape[-2] * first.image_shape[-1]
+    parts = []
+    for group in chain_groups(chains, first.B, pixels):
+        p = Problem(y, A, prior, sigma_y, len(group), seeds, schedule=schedule, callback=callback, start=start,
+                    chains=group)
         try:
             with torch.no_grad():
-                x = run(p, **options)
+                parts.append(run(p, **options).detach())
         except TypeError as err:
             if "unexpected keyword" in str(err):
                 raise TypeError(f"method {method!r}: {err}") from None
             raise
-    x = x.detach()
+    x = torch.cat(parts) if len(parts) > 1 else parts[0]  # rows j·B + b
     if clamp:
         x = x.clamp(0, 1)
-    if method not in ("pinv", "wiener") and average > 1:
+    if average > 1:
         x = x.view(average, -1, *x.shape[1:]).mean(0)  # rows m·(K·B) + k·B + b → k·B + b
     return x
 

@@ -10,12 +10,13 @@ y = 𝒜x + σ_y n, the measured coefficient
 is x's i-th spectral component seen at noise level σ_c,i = σ_y/s_i; components with s_i below the
 cut-off (`operators.svd.default_rtol`, or the operator's ``pinv_rtol``) are unmeasured (σ_c = ∞).
 
-Seeding: every image b of the batch owns a CPU generator seeded by ``image_seeds(seed, B)[b]``
-(= ``derive_seed(seed, b)`` for an int seed; a list of B ints is used as given).  Each noise
-event draws, for every image, a (K, C, H, W) block (K = samples) in float64 from that image's
-generator, then moves it to y's device and dtype.  An image's stream therefore does not depend
-on the other images in the batch: solving a batch equals solving its images one at a time with
-their per-image seeds, on any device, in float32 or float64 (up to rounding).
+Seeding: image b of the batch has the seed s_b = ``image_seeds(seed, B)[b]`` (= ``derive_seed(seed, b)``
+for an int seed; a list of B ints is used as given), and chain j of image b (posterior sample j)
+owns a CPU generator seeded by ``chain_seed(s_b, j)`` (s_b itself for j = 0, ``derive_seed(s_b, j)``
+after).  Each noise event draws a (C, H, W) block in float64 from every chain's generator, then
+moves it to y's device and dtype.  A chain's stream therefore depends on nothing but (s_b, j):
+solving a batch equals solving its images one at a time with their per-image seeds, chains may be
+run in any grouping (`chain_groups`: memory), on any device, in float32 or float64 (up to rounding).
 """
 from __future__ import annotations
 
@@ -51,19 +52,35 @@ def image_seeds(seed, batch: int) -> list[int]:
     return [derive_seed(base, b) for b in range(batch)]
 
 
-class NoiseSource:
-    """Standard normal draws shaped (K·B, C, H, W), sample-major, from one CPU generator per image."""
+def chain_seed(image_seed: int, chain: int) -> int:
+    """Seed of posterior chain ``chain`` of an image: the image's seed for chain 0, then derived."""
+    return int(image_seed) if chain == 0 else derive_seed(int(image_seed), int(chain))
 
-    def __init__(self, seeds: Sequence[int], samples: int, image_shape, device, dtype):
-        self.gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
-        self.K, self.B = int(samples), len(self.gens)
+
+#: pixels × chains × images one group of chains may hold (`chain_groups`); 2¹⁹ = 8 chains of one
+#: 256² image, 2 of 512² — bounds the memory of ``samples``/``average`` (DPS keeps a graph per chain)
+CHAIN_BATCH_PIXELS = 2**19
+
+
+def chain_groups(chains: int, batch: int, pixels: int) -> list[range]:
+    """Consecutive groups of chain indices 0 … chains−1 run as one batch each: as many chains as
+    keep batch·chains·pixels ≤ ``CHAIN_BATCH_PIXELS`` (at least one).  Results do not depend on it."""
+    size = max(1, CHAIN_BATCH_PIXELS // max(1, int(batch) * int(pixels)))
+    return [range(j, min(chains, j + size)) for j in range(0, chains, size)]
+
+
+class NoiseSource:
+    """Standard normal draws shaped (K·B, C, H, W), chain-major (row k·B + b), one CPU generator per
+    (chain, image): chain ``chains[k]`` of image b is seeded by ``chain_seed(seeds[b], chains[k])``."""
+
+    def __init__(self, seeds: Sequence[int], chains: Sequence[int], image_shape, device, dtype):
+        self.gens = [torch.Generator().manual_seed(chain_seed(s, j)) for j in chains for s in seeds]
+        self.K, self.B = len(chains), len(seeds)
         self.image_shape = tuple(image_shape)
         self.device, self.dtype = device, dtype
 
     def randn(self) -> Tensor:
-        blocks = [torch.randn((self.K, *self.image_shape), generator=g, dtype=torch.float64) for g in self.gens]
-        # one image: the block already is (K, C, H, W) sample-major (skips a copy through stack)
-        z = blocks[0] if self.B == 1 else torch.stack(blocks, 1).reshape(self.K * self.B, *self.image_shape)
+        z = torch.stack([torch.randn(self.image_shape, generator=g, dtype=torch.float64) for g in self.gens])
         return z.to(device=self.device, dtype=self.dtype)
 
 
@@ -111,11 +128,13 @@ class Spectral:
 
 
 class Problem:
-    """The solver's view of one call: y and 𝒜 on the sample-major batch of N = K·B rows, σ_y per row,
-    the prior's denoiser, the noise source, the VP schedule and the user's callback."""
+    """The solver's view of one group of chains: y and 𝒜 on the chain-major batch of N = K·B rows
+    (K = ``samples`` chains, numbered ``chains``, default 0 … K−1), σ_y per row, the prior's
+    denoiser, the noise source, the VP schedule and the user's callback."""
 
     def __init__(self, y: Tensor, A: LinearOperator, prior, sigma_y, samples: int, seed, schedule=None,
-                 callback: Optional[Callable] = None, start: Optional[float] = None):
+                 callback: Optional[Callable] = None, start: Optional[float] = None,
+                 chains: Optional[Sequence[int]] = None):
         if not isinstance(A, LinearOperator):
             raise TypeError(f"A must be an operators.LinearOperator, got {type(A).__name__}")
         if not isinstance(y, Tensor) or y.ndim != 4:
@@ -127,6 +146,9 @@ class Problem:
         samples = int(samples)
         if samples < 1:
             raise ValueError(f"samples must be ≥ 1, got {samples}")
+        chains = range(samples) if chains is None else list(chains)
+        if len(chains) != samples:
+            raise ValueError(f"got {len(chains)} chain indices for {samples} samples")
         self.B, self.K = y.shape[0], samples
         self.N = self.B * self.K
         self.A0 = A
@@ -148,7 +170,7 @@ class Problem:
         self.x_shape = (self.N, *self.image_shape)
         self.device, self.dtype = y.device, y.dtype
         self.seeds = image_seeds(seed, self.B)
-        self.noise = NoiseSource(self.seeds, self.K, self.image_shape, self.device, self.dtype)
+        self.noise = NoiseSource(self.seeds, chains, self.image_shape, self.device, self.dtype)
         self.schedule = resolve_schedule(prior, schedule)
         self.callback = callback
         self._spectral = None
