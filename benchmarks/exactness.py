@@ -68,8 +68,8 @@ def evaluate(method, A, shape, sigma_y=0.05, samples=2000, seed=0, **options):
     prior, mu, x, y, m_post, cov = setup(A, shape, sigma_y)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        # the paper's sampler settings (DEFAULTS), not the image-tuned per-task values of `tuned`
-        options = {**restore.guidance.DEFAULTS[method], **options}
+        # the paper's sampler settings (DEFAULTS; one sample per row, no warm start), not the tuned per-task values
+        options = {**restore.guidance.COMMON_OPTIONS, **restore.guidance.DEFAULTS[method], **options}
         out = restore.solve(y, A, prior, method=method, sigma_y=sigma_y, seed=seed, samples=samples,
                             clamp=False, **options)
     return compare(out, m_post, cov, mu)
