@@ -23,6 +23,7 @@ $T --method ddnm --grid "steps=25 average=4,8" --tasks sr4
 $T --method pigdm --grid "steps=25 eta=1 average=4,8" --tasks sr4
 $T --method projection --grid "steps=25 eta=1 average=4,8" --tasks sr4
 $T --method dps --grid "steps=100,200 zeta=3 average=4,8" --images 1 --tasks sr4
+$T --method dps --grid "steps=200 zeta=10 average=8" --images 1 --tasks sr4
 $T --method ddrm --grid "steps=5 eta=1 average=8,16" --tasks sr4
 $T --method diffpir --grid "steps=25 zeta=1 lam=1 average=4,8" --tasks sr4
 $T --method daps --grid "steps=25 noise=0 ode_steps=1 average=4,8" --tasks sr4

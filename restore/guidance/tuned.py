@@ -46,7 +46,7 @@ TUNED: dict[str, dict[str, dict]] = {
     "daps": {**{t: {"steps": 25, "noise": 0.0, "ode_steps": 1} for t in TASKS},  # x̂₀ = one denoiser call
              "sr": {"steps": 25, "noise": 0.0, "ode_steps": 1, "average": 4}},
     "dps": {**{t: {"steps": 200, "zeta": 3.0} for t in TASKS},  # ζ = 3 beat 1 on every preset
-            "sr": {"steps": 200, "zeta": 3.0, "average": 8}},
+            "sr": {"steps": 200, "zeta": 10.0, "average": 8}},
     "diffpir": {"deblur": {"zeta": 1.0}, "sr": {"zeta": 1.0, "lam": 1.0, "steps": 25, "average": 4},
                 "inpaint": {"zeta": 1.0},
                 "denoise": {"zeta": 0.0}},
