@@ -42,16 +42,14 @@ DEEPINV_STEPS = {"dinv-dps": 1000, "dinv-diffpir": 100, "dinv-ddrm": 20}  # deep
 
 
 class CountingPrior:
-    """The prior seen through a counter: ``calls`` = number of ``denoise`` calls, ``rows`` = images
-    evaluated over all calls (network evaluations: a call on a batch of M chains counts M)."""
+    """The prior seen through a counter: ``rows`` = images evaluated over all ``denoise`` calls
+    (network evaluations: a call on a batch of M chains counts M)."""
 
     def __init__(self, prior):
         self._prior = prior
-        self.calls = 0
         self.rows = 0
 
     def denoise(self, x, sigma):
-        self.calls += 1
         self.rows += int(x.shape[0])
         return self._prior.denoise(x, sigma)
 

@@ -54,22 +54,25 @@ def check_method(name: str) -> str:
     return name
 
 
-def default_steps(method: str, A=None):
-    """The method's default number of steps for operator ``A`` (tuned per task), None without steps (pinv)."""
+def _default_option(method: str, A, name: str, fallback):
+    """Option ``name`` of ``method`` for operator ``A`` as ``solve`` would use it (tuned per task),
+    from the plain DEFAULTS table on an installation without ``guidance.defaults``."""
     g = guidance()
     if hasattr(g, "defaults") and method in registry():
-        return g.defaults(method, A).get("steps")
-    return dict(getattr(g, "DEFAULTS", {}).get(method, {})).get("steps")
+        return g.defaults(method, A).get(name, fallback)
+    return dict(getattr(g, "DEFAULTS", {}).get(method, {})).get(name, fallback)
+
+
+def default_steps(method: str, A=None):
+    """The method's default number of steps for operator ``A`` (tuned per task), None without steps (pinv)."""
+    return _default_option(method, A, "steps", None)
 
 
 def default_samples(method: str, A=None) -> int:
     """How many posterior samples the CLI averages when --samples is not given: the method's tuned
     ``average`` for operator ``A`` (e.g. several DDRM samples for SR, where their mean beats one
     sample in PSNR), else 1."""
-    g = guidance()
-    if hasattr(g, "defaults") and method in registry():
-        return int(g.defaults(method, A).get("average", 1))
-    return 1
+    return int(_default_option(method, A, "average", 1))
 
 
 def _first_line(text) -> str:

@@ -31,7 +31,7 @@ from operators.base import per_image
 from operators.random import derive_seed, fresh_seed, seed_from
 from operators.svd import default_rtol
 
-from ..sampling import get_sigmas_vp, resolve_schedule, vp_timesteps
+from ..sampling import get_sigmas_vp, resolve_schedule
 
 #: σ_y floor for methods whose update divides by σ_y: the standard deviation of 8-bit quantisation
 #: noise, 1/(255·√12) ≈ 1.13e-3 in [0, 1] units (a "noiseless" 8-bit image is at least this noisy).
@@ -186,9 +186,8 @@ class Problem:
         if sigmas is None:
             if self.start is None:
                 return get_sigmas_vp(self.schedule, int(steps))
-            T = max(1, math.ceil(self.start * self.schedule.T))
-            t = vp_timesteps(T, min(int(steps), T))
-            return torch.cat([self.schedule.sigmas[t], torch.zeros(1, dtype=torch.float64)])
+            head = max(1, math.ceil(self.start * self.schedule.T))
+            return get_sigmas_vp(self.schedule, min(int(steps), head), head=head)
         if self.start is not None:
             raise ValueError("pass either start= (a warm start on the prior's table) or sigmas=, not both")
         g = torch.as_tensor(sigmas, dtype=torch.float64).reshape(-1)
@@ -200,8 +199,8 @@ class Problem:
         """x at the first grid level σ: c + √(σ² + s²) z, the VP start N(0, I) in [0, 1] VE units
         (`restore.sampling`); with a warm ``start``, 𝒜†y + σ z (the pseudo-inverse diffused to σ,
         Chung et al. 2022, "Come-closer-diffuse-faster")."""
-        if self.start is not None:
-            return self.A.pinv(self.y) + sigma * self.noise.randn()
+        if self.start is not None:  # 𝒜†y once per image (rows k·B + b repeat it K times)
+            return self.A0.pinv(self.y[: self.B]).repeat(self.K, 1, 1, 1) + sigma * self.noise.randn()
         scale = math.sqrt(sigma**2 + self.schedule.init_scale**2)
         return self.schedule.init_center + scale * self.noise.randn()
 

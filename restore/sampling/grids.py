@@ -24,14 +24,16 @@ def vp_timesteps(T: int, steps: int) -> Tensor:
     return torch.linspace(T - 1, 0, steps, dtype=torch.float64).round().long().unique_consecutive()
 
 
-def get_sigmas_vp(alpha_bar, steps: int | None = None, data_range=(-1.0, 1.0)) -> Tensor:
+def get_sigmas_vp(alpha_bar, steps: int | None = None, data_range=(-1.0, 1.0), head: int | None = None) -> Tensor:
     """σ's of an evenly spaced sub-sequence of a discrete ᾱ table, then 0.
 
-    σ_i = √((1 − ᾱ_{t_i})/ᾱ_{t_i}) / (hi − lo), t_i = ``vp_timesteps(T, steps)``; ``alpha_bar`` is a
-    (T,) table (network on ``data_range``) or a ``VPSchedule``.  ``steps=None``: the full table.
+    σ_i = √((1 − ᾱ_{t_i})/ᾱ_{t_i}) / (hi − lo), t_i = ``vp_timesteps(T', steps)``; ``alpha_bar`` is a
+    (T,) table (network on ``data_range``) or a ``VPSchedule``.  ``steps=None``: every entry used.
+    ``head``: use only the first T' = ``head`` entries of the table (a warm start), else T' = T.
     """
     sch = _schedule(alpha_bar, data_range)
-    t = vp_timesteps(sch.T, sch.T if steps is None else int(steps))
+    T = sch.T if head is None else int(head)
+    t = vp_timesteps(T, T if steps is None else int(steps))
     return torch.cat([sch.sigmas[t], torch.zeros(1, dtype=torch.float64)])
 
 
