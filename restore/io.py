@@ -271,6 +271,15 @@ def _atomic_write(path: Path, data: bytes, overwrite: bool) -> None:
             pass
 
 
+def atomic_write(path: str | os.PathLike, data: bytes, overwrite: bool = True) -> None:
+    """Write ``data`` to ``path`` atomically: a temporary file in the same folder, fsync, rename.
+
+    Readers see the old file or the new one, never a part; with ``overwrite=False`` an existing file
+    (even one that appears meanwhile) is never clobbered.
+    """
+    _atomic_write(Path(path), data, overwrite)
+
+
 def write_image(
     path: str | os.PathLike,
     x: torch.Tensor,

@@ -27,7 +27,8 @@ import torch
 
 from ..io import read_image, write_image
 from ..metrics import psnr, ssim
-from . import distributed, methods as M, plots, results, tasks as T
+from .. import distributed
+from . import methods as M, plots, results, tasks as T
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 CRASH_ENV = "RESTORE_BENCH_CRASH_AFTER"  # testing: os._exit after this many new rows (simulates a kill)

@@ -1,38 +1,44 @@
-"""Training the denoiser prior: a continuous-σ denoising objective on random patches.
+"""Training the denoiser prior on any device, in one process or several (torchrun + DDP).
 
-Loss (per image, see `restore.models.precond`):  E_σ E_{x₀,ε} ‖F_θ(c_in(x₀+σε), c_noise) − target‖².
-With ``objective="eps"`` this is DDPM's simple loss ‖ε − ε_θ(x_t, t)‖² with t uniform on the
-1000-step linear-β table; with ``objective="edm"`` σ is log-normal (Karras et al. 2022) mixed with
-a log-uniform tail so every level in [σ_min, σ_max] is visited.
+One step (`_step`): a seeded batch of patches drawn on the device, σ from the objective
+(`restore.training.objective`), ε from a device generator, optional bf16 autocast (CUDA, or a CPU with
+native bf16), Adam, gradient-norm clip 1, an EMA of the weights. Under ``torchrun`` each rank has its
+own patch stream (seed, rank) and DistributedDataParallel averages the gradients, so the weights of
+every rank stay identical; rank 0 alone validates and writes.
 
-Each step: a seeded batch of patches, optional bf16 autocast (only where the CPU has native bf16), Adam,
-an EMA of the weights. Every ``ckpt_every`` steps: the full training state (``state.pt``, loaded
-with ``weights_only=True``), the EMA weights as a restore checkpoint (``last``), and a validation
-PSNR of the EMA denoiser at σ = 25/255 on held-out training images; the best one is kept as ``best``.
+A checkpoint (`restore.training.state`) is written every ``ckpt_every`` steps, every ``ckpt_minutes``
+of wall time, when ``max_minutes`` is reached, at the last step, and on Ctrl-C: the full state
+(``state.pt``, read back with ``weights_only=True``), the EMA weights as a restore checkpoint
+(``last``) and, when the validation PSNR of the EMA denoiser at σ = 25/255 on held-out training images
+improves, ``best``.
 """
 from __future__ import annotations
 
 import copy
-import json
+import hashlib
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from .. import distributed
 from ..metrics import psnr
-from ..models.checkpoint import save_denoiser
 from ..models.precond import Preconditioned
 from ..models.unet import UNet
-from .data import PatchSampler, list_images, load_rgb_uint8
+from .data import PatchSampler, load_sources, parse_source
+from .objective import DenoisingLoss, linear_alpha_bar, sample_sigma
+from . import state as S
+
+__all__ = ["TrainConfig", "train", "validate", "sample_sigma", "linear_alpha_bar", "native_bf16"]
 
 
 @dataclass
 class TrainConfig:
-    data: str
-    out: str
+    data: str | list = ""  # one "DIR" or "DIR:N" (downscale by N) or a list of them
+    out: str = ""
     steps: int = 100_000
     batch: int = 16
     patch: int = 64
@@ -51,38 +57,46 @@ class TrainConfig:
     val_images: int = 8
     val_sigma: float = 25 / 255
     seed: int = 0
-    bf16: bool = False  # bf16 autocast: 13x slower on CPUs without native bf16 (measured here)
+    bf16: bool | str = "auto"  # auto: on CUDA, and on CPUs with native bf16 (13× slower without, measured)
     threads: int = 0
     gray_prob: float = 0.1
+    device: str = "auto"
+    compile: bool = False
+    max_minutes: float = 0.0  # stop (with a checkpoint) after this much wall time; 0: no limit
+    ckpt_minutes: float = 0.0  # also checkpoint every this many minutes; 0: by steps only
+
+    @property
+    def sources(self):
+        specs = [self.data] if isinstance(self.data, str) else list(self.data)
+        return [parse_source(s) for s in specs]
+
+    @property
+    def unet(self) -> dict:
+        return dict(base=self.base, mults=tuple(int(m) for m in self.mults), blocks=self.blocks)
 
 
-def sample_sigma(cfg: TrainConfig, n: int, gen: torch.Generator, alpha_bar=None) -> torch.Tensor:
-    """Noise levels in [-1, 1] units for one batch."""
-    if cfg.objective == "eps":
-        t = torch.randint(len(alpha_bar), (n,), generator=gen)
-        ab = alpha_bar[t]
-        return ((1 - ab) / ab).sqrt()
-    ln = cfg.p_mean + cfg.p_std * torch.randn(n, generator=gen)
-    tail = math.log(cfg.sigma_min) + torch.rand(n, generator=gen) * math.log(cfg.sigma_max / cfg.sigma_min)
-    use_tail = torch.rand(n, generator=gen) < cfg.tail_prob
-    return torch.where(use_tail, tail, ln).exp().clamp(cfg.sigma_min, cfg.sigma_max)
-
-
-def linear_alpha_bar(T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> torch.Tensor:
-    """ᾱ_t = Π_{s≤t}(1 − β_s) for DDPM's linear β schedule."""
-    return torch.cumprod(1 - torch.linspace(beta_start, beta_end, T, dtype=torch.float64), 0).float()
+def native_bf16(device: torch.device) -> bool:
+    """Whether bf16 math is native on ``device`` (CUDA: compute capability; CPU: AVX512-BF16/AMX)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
 
 
 @torch.no_grad()
 def validate(model: Preconditioned, images: list[torch.Tensor], sigma01: float, seed: int = 1234) -> float:
     """Mean PSNR (dB) of the one-step denoiser on ``images`` (each (1,3,H,W) in [0,1]) at σ (0–1 units)."""
     gen = torch.Generator().manual_seed(seed)
+    dev = next(model.parameters()).device
     psnrs = []
     for img in images:
-        noisy = img + sigma01 * torch.randn(img.shape, generator=gen)
-        s = torch.full((1, 1, 1, 1), 2 * sigma01)
+        noisy = (img + sigma01 * torch.randn(img.shape, generator=gen)).to(dev)
+        s = torch.full((1, 1, 1, 1), 2 * sigma01, device=dev)
         den = ((model(2 * noisy - 1, s) + 1) / 2).clamp(0, 1)
-        psnrs.append(float(psnr(den, img)[0]))
+        psnrs.append(float(psnr(den.cpu(), img)[0]))
     return sum(psnrs) / len(psnrs)
 
 
@@ -90,115 +104,182 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, init: str | None = None) -> Path:
-    """Run (or resume) training; returns the output folder.
+@dataclass
+class Run:
+    """Everything that changes during training."""
 
-    ``resume``: continue from ``OUT/state.pt`` (weights, EMA, optimiser, data stream) when present.
-    ``init``: otherwise start from a shipped restore checkpoint (e.g. ``restore/weights/default``):
-    network and EMA take its weights, the step count continues from its recorded ``step``, and the
-    optimiser starts fresh — so training can go on in a new checkout that has only the shipped weights.
-    """
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    files = list_images(cfg.data)
-    # hold out a few training images for validation (every k-th file, deterministic)
-    k = max(1, len(files) // max(cfg.val_images, 1))
-    val_files = files[::k][: cfg.val_images] if cfg.val_images else []
-    train_files = [f for f in files if f not in val_files] or files
-    sampler = PatchSampler(train_files, gray_prob=cfg.gray_prob)
-    val = []
-    for f in val_files:
-        v = load_rgb_uint8(f).float()[None] / 255
-        H, W = v.shape[-2:]
-        c = 128
-        v = v[..., H // 2 - c: H // 2 + c, W // 2 - c: W // 2 + c]
-        val.append(v)
+    model: Preconditioned
+    ema: Preconditioned
+    opt: torch.optim.Optimizer
+    gen: torch.Generator  # CPU: patches and σ
+    noise_gen: torch.Generator  # the device's: ε
+    step: int = 0
+    best: float = -math.inf
+    history: list = field(default_factory=list)
 
-    torch.manual_seed(cfg.seed)  # weight initialisation
-    net = UNet(3, 3, base=cfg.base, mults=tuple(cfg.mults), blocks=cfg.blocks)
-    model = Preconditioned(net, cfg.objective)
+
+def check_config(cfg: TrainConfig) -> None:
+    """Refuse settings that cannot train, before any data is decoded."""
+    if cfg.steps < 1 or cfg.batch < 1 or cfg.ckpt_every < 1:
+        raise ValueError("--steps, --batch and --ckpt-every must be ≥ 1")
+    multiple = 2 ** (len(cfg.mults) - 1)
+    if cfg.patch < 8 or cfg.patch % multiple:
+        raise ValueError(f"--patch {cfg.patch}: must be ≥ 8 and a multiple of {multiple} "
+                         f"(the UNet halves the image {len(cfg.mults) - 1} time(s))")
+    if cfg.lr <= 0 or not 0 <= cfg.ema < 1:
+        raise ValueError("--lr must be > 0 and the EMA decay in [0, 1)")
+    if cfg.objective not in ("edm", "eps"):
+        raise ValueError(f"unknown objective {cfg.objective!r} (edm or eps)")
+
+
+def build(cfg: TrainConfig, device: torch.device, rank: int = 0) -> Run:
+    """Network (initialised from ``cfg.seed``, identical on every rank), EMA, Adam, generators."""
+    torch.manual_seed(cfg.seed)
+    net = UNet(3, 3, **cfg.unet)
+    model = Preconditioned(net, cfg.objective).to(device)
     ema = copy.deepcopy(model).eval()
     for p in ema.parameters():
         p.requires_grad_(False)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    alpha_bar = linear_alpha_bar()
-    step, best, history = 0, -math.inf, []
-    state_path = out / "state.pt"
-    if resume and state_path.exists():
-        st = torch.load(state_path, map_location="cpu", weights_only=True)
-        model.net.load_state_dict(st["net"])
-        ema.net.load_state_dict(st["ema"])
-        opt.load_state_dict(st["opt"])
-        gen.set_state(st["gen"])
-        step, best = int(st["step"]), float(st["best"])
-        hist_path = out / "history.json"
-        history = json.loads(hist_path.read_text()) if hist_path.exists() else []
-        _log(f"resumed from step {step} (best val {best:.2f} dB)")
-    elif init:
-        from ..models.checkpoint import load_denoiser
-        start, start_cfg = load_denoiser(init)
-        if start_cfg["unet"] != net.config or start_cfg["precond"] != cfg.objective:
-            raise ValueError(f"--init {init}: architecture/objective differ from this run's configuration")
-        model.net.load_state_dict(start.net.state_dict())
-        ema.net.load_state_dict(start.net.state_dict())
-        step = int(start_cfg.get("step", 0))
-        best = float(start_cfg.get("val_psnr_sigma25", -math.inf))
-        hist_path = Path(init).with_name(Path(init).name + "_history.json")
-        history = json.loads(hist_path.read_text()) if hist_path.exists() else []
-        _log(f"initialised from {init} at step {step} (val {best:.2f} dB)")
-    (out / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2))
-    nparams = sum(p.numel() for p in net.parameters())
-    _log(f"UNet {nparams/1e6:.2f}M parameters, {len(train_files)} training / {len(val)} validation images")
-
-    model.train()
     model = model.to(memory_format=torch.channels_last)
-    t0, seen, loss_acc, n_acc = time.time(), 0, 0.0, 0
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    seed = cfg.seed if rank == 0 else cfg.seed + 7919 * rank  # one patch stream per rank
+    gen = torch.Generator().manual_seed(seed)
+    noise_gen = gen if device.type == "cpu" else torch.Generator(device).manual_seed(seed)
+    return Run(model, ema, opt, gen, noise_gen)
+
+
+def _step(run: Run, loss_fn, cfg: TrainConfig, sampler: PatchSampler, alpha_bar, device, amp: bool):
+    x0 = sampler.batch(cfg.batch, cfg.patch, run.gen).contiguous(memory_format=torch.channels_last)
+    sigma = sample_sigma(cfg, cfg.batch, run.gen, alpha_bar).view(-1, 1, 1, 1).to(device)
+    noise = torch.randn(x0.shape, generator=run.noise_gen, device=device)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+        loss = loss_fn(x0, sigma, noise).mean()
+    run.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(run.model.parameters(), 1.0)
+    run.opt.step()
+    run.step += 1
+    decay = min(cfg.ema, (1 + run.step) / (10 + run.step))
+    with torch.no_grad():
+        torch._foreach_lerp_(list(run.ema.parameters()), list(run.model.parameters()), 1 - decay)
+    return loss.detach()
+
+
+def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, init: str | None = None) -> Path:
+    """Run (or resume) training; returns the output folder.
+
+    ``resume``: continue from ``OUT/state.pt`` (weights, EMA, optimiser, every rank's data stream)
+    when present; a state of another architecture is refused.  ``init``: otherwise start from a
+    shipped restore checkpoint (e.g. ``restore/weights/default``): network and EMA take its weights, the
+    step count continues from its recorded ``step``, the optimiser starts fresh.
+    """
+    check_config(cfg)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = distributed.device_for(distributed.from_env(), cfg.device)
+    out = Path(cfg.out)
+    if resume:
+        S.check_resumable(out, cfg)  # before decoding any data
+    d = distributed.init(device)
+    try:
+        return _train(cfg, d, device, out, resume, progress, init)
+    finally:
+        d.close()
+
+
+def _train(cfg, d, device, out: Path, resume, progress, init) -> Path:
+    images, val, train_files = load_sources(cfg.sources, cfg.patch, cfg.val_images)
+    sampler = PatchSampler(images, gray_prob=cfg.gray_prob, device=device)
+    del images
+    run = build(cfg, device, d.rank)
+    if resume and (out / S.STATE).exists():
+        S.resume(run, out, cfg, d)
+        if d.is_main:
+            _log(f"resumed from step {run.step} (best val {run.best:.2f} dB)")
+    elif init:
+        S.initialise(run, init, cfg)
+        if d.is_main:
+            _log(f"initialised from {init} at step {run.step} (val {run.best:.2f} dB)")
+    for group in run.opt.param_groups:  # a resumed run takes this run's learning rate
+        group["lr"] = cfg.lr
+    if d.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        S.write_config(out, cfg)
+        nparams = sum(p.numel() for p in run.model.net.parameters())
+        _log(f"UNet {nparams / 1e6:.2f}M parameters, {len(train_files)} training images "
+             f"({sampler.pixels / 1e6:.0f} MP on {device}) / {len(val)} validation, {d.world} rank(s)")
+    amp = native_bf16(device) if cfg.bf16 == "auto" else bool(cfg.bf16)
+    loss_fn = DenoisingLoss(run.model)
+    if d.initialized:
+        ids = [device.index] if device.type == "cuda" else None
+        loss_fn = torch.nn.parallel.DistributedDataParallel(loss_fn, device_ids=ids)
+    if cfg.compile:
+        loss_fn = torch.compile(loss_fn)
+    alpha_bar = linear_alpha_bar()
+    run.model.train()
+
     bar = None
-    if progress and sys.stderr.isatty():
+    if progress and d.is_main and sys.stderr.isatty():
         from tqdm import tqdm
-        bar = tqdm(total=cfg.steps, initial=step, unit="step", dynamic_ncols=True)
-    while step < cfg.steps:
-        x0 = sampler.batch(cfg.batch, cfg.patch, gen).contiguous(memory_format=torch.channels_last)
-        sigma = sample_sigma(cfg, cfg.batch, gen, alpha_bar).view(-1, 1, 1, 1)
-        noise = torch.randn(x0.shape, generator=gen)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
-            loss = model.loss(x0, sigma, noise).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        step += 1
-        decay = min(cfg.ema, (1 + step) / (10 + step))
-        with torch.no_grad():
-            for pe, pm in zip(ema.parameters(), model.parameters()):
-                pe.lerp_(pm, 1 - decay)
-        seen += cfg.batch
-        loss_acc += loss.item()
-        n_acc += 1
+        bar = tqdm(total=cfg.steps, initial=run.step, unit="step", dynamic_ncols=True)
+    t_start = t_ckpt = time.time()
+    first, seen, loss_acc, n_acc = run.step, 0, torch.zeros((), device=device), 0
+    try:
+        while run.step < cfg.steps:
+            loss_acc += _step(run, loss_fn, cfg, sampler, alpha_bar, device, amp)
+            n_acc += 1
+            seen += cfg.batch * d.world
+            if bar is not None:
+                bar.update(1)
+            now = time.time()
+            if run.step - first == 10 and d.is_main:
+                _log(f"throughput: {seen / (now - t_start):.1f} patches/s "
+                     f"({d.world} rank(s) × batch {cfg.batch} of {cfg.patch}², {device}, bf16 {amp})")
+            stop = bool(cfg.max_minutes) and now - t_start >= 60 * cfg.max_minutes
+            due = (run.step % cfg.ckpt_every == 0 or run.step == cfg.steps or stop
+                   or (bool(cfg.ckpt_minutes) and now - t_ckpt >= 60 * cfg.ckpt_minutes))
+            due, stop = distributed.broadcast_flags(d, [due, stop], device)
+            if due:
+                rate = seen / (now - t_start)
+                _checkpoint(run, cfg, d, out, val, float(loss_acc) / max(n_acc, 1), rate)
+                loss_acc.zero_()
+                n_acc, t_ckpt = 0, time.time()
+            if stop:
+                if d.is_main:
+                    _log(f"stopped after {cfg.max_minutes:g} min at step {run.step}")
+                break
+    except KeyboardInterrupt:
+        if not d.initialized and n_acc:  # one process: keep the work done since the last checkpoint
+            _checkpoint(run, cfg, d, out, val, float(loss_acc) / n_acc, seen / (time.time() - t_start))
+        raise
+    finally:
         if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.4f}", img_s=f"{seen / (time.time() - t0):.1f}")
-        if step % cfg.ckpt_every == 0 or step == cfg.steps:
-            psnr = validate(ema, val, cfg.val_sigma) if val else float("nan")
-            rate = seen / (time.time() - t0)
-            rec = {"step": step, "loss": loss_acc / n_acc, "val_psnr": psnr, "patches_per_s": rate,
-                   "time": time.time()}
-            history.append(rec)
-            loss_acc, n_acc = 0.0, 0
-            meta = {"step": step, "val_psnr_sigma25": psnr, "train": asdict(cfg)}
-            save_denoiser(ema, out / "last", meta)
-            if psnr > best:
-                best = psnr
-                save_denoiser(ema, out / "best", meta)
-            torch.save({"net": model.net.state_dict(), "ema": ema.net.state_dict(), "opt": opt.state_dict(),
-                        "gen": gen.get_state(), "step": step, "best": best}, out / "state.tmp")
-            (out / "state.tmp").replace(state_path)
-            (out / "history.json").write_text(json.dumps(history, indent=1))
-            _log(f"step {step}: loss {rec['loss']:.4f}  val PSNR(σ=25) {psnr:.2f} dB  best {best:.2f}  "
-                 f"{rate:.1f} patches/s")
-    if bar is not None:
-        bar.close()
+            bar.close()
     return out
+
+
+def weights_digest(model: torch.nn.Module) -> str:
+    """SHA-256 of the parameters' bytes: equal on every rank iff the replicas hold identical weights."""
+    h = hashlib.sha256()
+    for p in model.parameters():
+        h.update(p.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def _checkpoint(run: Run, cfg, d, out: Path, val, loss: float, rate: float) -> None:
+    gens = distributed.gather_objects(d, S.generator_states(run))  # collective: every rank
+    digests = distributed.gather_objects(d, weights_digest(run.model))
+    if len(set(digests)) > 1:
+        raise RuntimeError(f"step {run.step}: the ranks' weights differ ({digests}); gradients were not synchronised")
+    if not d.is_main:
+        return
+    score = validate(run.ema, val, cfg.val_sigma) if val else float("nan")
+    rec = {"step": run.step, "loss": loss, "val_psnr": score, "patches_per_s": rate, "lr": cfg.lr,
+           "ranks": d.world, "weights": digests[0], "time": time.time()}
+    run.history.append(rec)
+    improved = not val or score > run.best
+    if improved:
+        run.best = score
+    S.save(run, out, cfg, gens, score, improved)
+    _log(f"step {run.step}: loss {loss:.4f}  val PSNR(σ=25) {score:.2f} dB  best {run.best:.2f}  "
+         f"{rate:.1f} patches/s")

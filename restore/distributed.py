@@ -1,10 +1,11 @@
-"""Scale-out with torch.distributed: the same command under ``torchrun --nproc_per_node N restore bench ...``.
+"""Scale-out with torch.distributed: the same command under ``torchrun --nproc_per_node N restore bench|train ...``.
 
 RANK / WORLD_SIZE / LOCAL_RANK come from the environment (torchrun sets them; absent → one process).
 Backend gloo on CPU, nccl when CUDA is used (each rank on ``cuda:LOCAL_RANK``).  Jobs are dealt
 round-robin: rank r runs jobs r, r + N, r + 2N, … of the deterministic job list; each rank appends
 to its own shard ``RESULTS/shards/rank{r}.csv``; after a barrier rank 0 merges results.csv and all
-shards into one sorted table.  The barrier timeout is long (``BARRIER_HOURS``) since ranks may
+shards into one sorted table.  ``restore train`` wraps the model in DistributedDataParallel: one
+patch stream per rank, gradients averaged, rank 0 the only checkpoint writer.  The barrier timeout is long (``BARRIER_HOURS``) since ranks may
 finish hours apart on a real run.
 """
 from __future__ import annotations
@@ -69,3 +70,21 @@ def device_for(d: Dist, requested: str = "auto") -> torch.device:
     if not torch.cuda.is_available():
         raise ValueError("--device cuda requested but CUDA is not available")
     return torch.device("cuda", d.local_rank % torch.cuda.device_count())
+
+
+def broadcast_flags(d: Dist, flags: list[bool], device: torch.device) -> list[bool]:
+    """Rank 0's booleans on every rank (decisions such as "checkpoint now" must be collective)."""
+    if not d.initialized:
+        return list(flags)
+    t = torch.tensor([int(f) for f in flags], device=device)
+    torch.distributed.broadcast(t, 0)
+    return [bool(v) for v in t.tolist()]
+
+
+def gather_objects(d: Dist, obj) -> list:
+    """Every rank's ``obj``, in rank order, on every rank (one element when not distributed)."""
+    if not d.initialized:
+        return [obj]
+    out = [None] * d.world
+    torch.distributed.all_gather_object(out, obj)
+    return out
