@@ -12,18 +12,29 @@ directory, then moved into place, so a failed write never leaves a half-written 
 touches an existing file.  An existing file is never replaced unless ``overwrite=True``.
 
 OpenCV does the decoding and encoding (BGR/BGRA ↔ RGB/RGBA is handled here); files OpenCV cannot
-decode are tried with imageio (which scikit-image uses).
+decode are tried with imageio (which scikit-image uses).  Before any decoder runs, the header is
+checked (`restore.image_header`): a truncated or corrupt PNG/JPEG and an image announcing more than
+`MAX_PIXELS` pixels (a decompression bomb) are refused with an ImageReadError; decoder chatter on
+stderr (OpenCV log lines, libpng/libjpeg warnings) is silenced, so the error is the only message.
+TIFFs are written uncompressed (readable without LZW/Deflate codecs).
 """
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from .image_header import MAX_PIXELS, HeaderError, check_image_bytes
+
+# OpenCV's own pixel cap for the formats whose headers are not read here (read once, at first decode).
+os.environ.setdefault("CV_IO_MAX_IMAGE_PIXELS", str(MAX_PIXELS))
 
 __all__ = [
     "ImageReadError",
@@ -35,6 +46,9 @@ __all__ = [
     "split_alpha",
     "merge_alpha",
     "SUPPORTED_WRITE_EXTENSIONS",
+    "MAX_PIXELS",
+    "encode_image",
+    "quiet_decoders",
 ]
 
 _FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF"}
@@ -126,6 +140,34 @@ def _png_color_type(data: bytes) -> int | None:
     return None
 
 
+@contextmanager
+def quiet_decoders():
+    """Silence decoder chatter for the duration: OpenCV's log (level SILENT) and anything the C
+    libraries (libpng, libjpeg, libtiff) print straight to file descriptor 2.  Restores both after."""
+    import cv2
+
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    saved = None
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no usable fd 2 (embedded use): only the log level
+        if saved is not None:
+            os.close(saved)
+        saved = None
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.dup2(saved, 2)
+            os.close(saved)
+        cv2.utils.logging.setLogLevel(level)
+
+
 def _decode_cv2(data: bytes) -> np.ndarray | None:
     import cv2
 
@@ -187,13 +229,18 @@ def read_image(path: str | os.PathLike) -> tuple[torch.Tensor, ImageInfo]:
         raise ImageReadError(f"cannot read image {str(path)!r}: {e.strerror or e}") from None
     if not data:
         raise ImageReadError(f"cannot read image {str(path)!r}: the file is empty")
+    try:
+        check_image_bytes(data)
+    except HeaderError as e:
+        raise ImageReadError(f"cannot read image {str(path)!r}: {e}") from None
 
-    arr = _decode_cv2(data)
-    if arr is None:
-        try:
-            arr = _decode_imageio(path)
-        except Exception as e:  # imageio raises many types for non-images
-            raise ImageReadError(f"cannot read image {str(path)!r}: not a readable image file") from e
+    with quiet_decoders():
+        arr = _decode_cv2(data)
+        if arr is None:
+            try:
+                arr = _decode_imageio(path)
+            except Exception as e:  # imageio raises many types for non-images (and MemoryError for absurd ones)
+                raise ImageReadError(f"cannot read image {str(path)!r}: not a readable image file") from e
 
     if arr.ndim == 2:
         arr = arr[:, :, None]
@@ -227,7 +274,8 @@ def _encode(arr: np.ndarray, fmt: str, ext: str, quality: int) -> bytes:
         bgr = arr[:, :, ::-1]
     else:
         bgr = arr[:, :, [2, 1, 0, 3]]
-    params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)] if fmt == "JPEG" else []
+    params = {"JPEG": [cv2.IMWRITE_JPEG_QUALITY, int(quality)],
+              "TIFF": [cv2.IMWRITE_TIFF_COMPRESSION, cv2.IMWRITE_TIFF_COMPRESSION_NONE]}.get(fmt, [])
     ok, buf = cv2.imencode(ext, np.ascontiguousarray(bgr), params)
     if not ok:
         raise ValueError(f"OpenCV could not encode a {arr.shape} {arr.dtype} image as {fmt}")
@@ -280,24 +328,22 @@ def atomic_write(path: str | os.PathLike, data: bytes, overwrite: bool = True) -
     _atomic_write(Path(path), data, overwrite)
 
 
-def write_image(
+def encode_image(
     path: str | os.PathLike,
     x: torch.Tensor,
     info: ImageInfo | None = None,
     bit_depth: int | None = None,
     *,
-    overwrite: bool = False,
     quality: int = 95,
-) -> Path:
-    """Write one image x (1, C, H, W) or (C, H, W) in [0, 1] to PNG, JPEG or TIFF (by extension).
+) -> bytes:
+    """The bytes of image x (1, C, H, W) or (C, H, W) in [0, 1] encoded as PNG, JPEG or TIFF (by the
+    extension of ``path``; nothing is written).
 
     C = 1 (gray), 3 (RGB), 2 or 4 (with alpha).  If ``info`` carries an alpha channel and x has
     1 or 3 channels, the alpha is re-attached (resized bilinearly if x's size differs).  The bit
     depth is ``bit_depth``, else ``info.bit_depth`` (16 stays 16 for PNG/TIFF), else 8; JPEG is
     always 8-bit and drops alpha (with a warning).  Values are clamped to [0, 1] and rounded.
-
-    Raises ValueError for NaN/Inf, bad shapes or unknown extensions, FileExistsError if the file
-    exists and ``overwrite`` is False.  Returns the path written.
+    Raises ValueError for NaN/Inf, bad shapes or unknown extensions.
     """
     path = Path(path)
     ext = path.suffix.lower()
@@ -322,7 +368,7 @@ def write_image(
     if x.shape[1] in (1, 3) and info is not None and info.alpha is not None:
         x = merge_alpha(x.float(), info.alpha)
     if fmt == "JPEG" and x.shape[1] in (2, 4):
-        warnings.warn(f"JPEG has no alpha channel; dropping it when writing {str(path)!r}", stacklevel=2)
+        warnings.warn(f"JPEG has no alpha channel; dropping it when writing {str(path)!r}", stacklevel=3)
         x = split_alpha(x)[0]
 
     if bit_depth is None:
@@ -331,9 +377,26 @@ def write_image(
         raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth}")
     if fmt == "JPEG" and bit_depth != 8:
         raise ValueError(f"cannot write {str(path)!r}: JPEG supports only 8-bit images")
+    return _encode(quantize(x[0], bit_depth), fmt, ext, quality)
 
+
+def write_image(
+    path: str | os.PathLike,
+    x: torch.Tensor,
+    info: ImageInfo | None = None,
+    bit_depth: int | None = None,
+    *,
+    overwrite: bool = False,
+    quality: int = 95,
+) -> Path:
+    """Write one image (see `encode_image` for shapes, bit depth and alpha) atomically.
+
+    Raises ValueError for NaN/Inf, bad shapes or unknown extensions, FileExistsError if the file
+    exists and ``overwrite`` is False.  Returns the path written.
+    """
+    path = Path(path)
+    data = encode_image(path, x, info, bit_depth, quality=quality)
     if path.exists() and not overwrite:
         raise FileExistsError(f"refusing to overwrite existing file {str(path)!r} (pass overwrite=True)")
-    data = _encode(quantize(x[0], bit_depth), fmt, ext, quality)
     _atomic_write(path, data, overwrite)
     return path
