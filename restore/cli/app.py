@@ -7,8 +7,10 @@ line on stderr,
 
     restore: error: <what is wrong>
 
-and exit status 2.  Ctrl-C exits with 130.  Set ``RESTORE_DEBUG=1`` to get the traceback instead
-(for bug reports).
+and exit status 2.  Ctrl-C exits with 130 and SIGTERM with 143, after the same clean-up (staged
+outputs and temporary files removed, locks released): SIGTERM raises `interrupts.Terminated`, a
+KeyboardInterrupt, for the duration of a command.  Set ``RESTORE_DEBUG=1`` to get the traceback
+instead (for bug reports).
 """
 from __future__ import annotations
 
@@ -18,11 +20,14 @@ import sys
 import click
 
 from .. import __version__
+from .interrupts import Terminated, sigterm_raises
 
 #: exceptions that mean "the input is bad", reported in one line
 BAD_INPUT = (ValueError, FileNotFoundError, FileExistsError, IsADirectoryError, PermissionError, OSError,
-             click.ClickException)
+             MemoryError, click.ClickException)
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+EXIT_TERMINATED = 143   # 128 + SIGTERM
 
 
 def error_line(exc: BaseException) -> str:
@@ -34,6 +39,8 @@ def error_line(exc: BaseException) -> str:
             msg = f"{msg} (see '{ctx.command_path} --help')"
     elif isinstance(exc, OSError) and exc.strerror and exc.filename:
         msg = f"{exc.strerror}: {exc.filename!s}"
+    elif isinstance(exc, MemoryError):
+        msg = "out of memory" + (f" ({exc})" if str(exc) else "") + "; try a smaller image, fewer --samples or --tile"
     else:
         msg = str(exc) or type(exc).__name__
     return " ".join(str(msg).split())  # one line
@@ -45,18 +52,19 @@ class RestoreGroup(click.Group):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         debug = os.environ.get("RESTORE_DEBUG", "") not in ("", "0")
         try:
-            rv = super().main(args, prog_name or "restore", complete_var, standalone_mode=False, **extra)
-        except click.exceptions.Abort:
+            with sigterm_raises():
+                rv = super().main(args, prog_name or "restore", complete_var, standalone_mode=False, **extra)
+        except click.exceptions.Abort as exc:  # click wraps KeyboardInterrupt (and so Terminated) in Abort
             click.echo("restore: interrupted", err=True)
-            code = 130
+            code = EXIT_TERMINATED if isinstance(exc.__cause__ or exc.__context__, Terminated) else EXIT_INTERRUPTED
         except BAD_INPUT as exc:
             if debug:
                 raise
             click.echo(f"restore: error: {error_line(exc)}", err=True)
             code = EXIT_BAD_INPUT
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             click.echo("restore: interrupted", err=True)
-            code = 130
+            code = EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
         else:
             code = rv if isinstance(rv, int) else 0
         if not standalone_mode:

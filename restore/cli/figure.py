@@ -1,6 +1,7 @@
 """The ``--compare`` figure: input | restoration [| reference | error] [| uncertainty], side by side.
 
-Drawn with matplotlib's Agg backend (no display needed), encoded in memory and written atomically.
+Drawn with matplotlib's Agg backend (no display needed) and encoded in memory; the caller stages the
+bytes with the command's other outputs (`outputs.OutputSet`).
 The input panel shows the measurement at the restoration's size (nearest-neighbour upscaling for
 super-resolution, so the pixels stay visible).  The error panel is |restored − reference| averaged
 over channels; the uncertainty panel is the per-pixel std over the --samples.
@@ -14,8 +15,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .files import atomic_write_bytes
-
 
 def _rgb(x: torch.Tensor) -> np.ndarray:
     a = x[0].detach().to("cpu", torch.float32).clamp(0, 1).permute(1, 2, 0).numpy()
@@ -28,8 +27,8 @@ def _fit(x: torch.Tensor, hw) -> torch.Tensor:
     return F.interpolate(x.float(), size=tuple(hw), mode="nearest")
 
 
-def compare_figure(path, measurement, restored, reference=None, std=None, titles=None, overwrite=False):
-    """Write the comparison figure to ``path`` (format from the extension: png, pdf, svg, jpg)."""
+def compare_figure(path, measurement, restored, reference=None, std=None, titles=None) -> bytes:
+    """The comparison figure encoded in the format of ``path``'s extension (png, pdf, svg, jpg)."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -64,5 +63,4 @@ def compare_figure(path, measurement, restored, reference=None, std=None, titles
     fmt = {"jpeg": "jpg", "tif": "tiff"}.get(fmt, fmt)
     buf = io.BytesIO()
     fig.savefig(buf, format=fmt)
-    atomic_write_bytes(path, buf.getvalue(), overwrite=overwrite)
-    return path
+    return buf.getvalue()

@@ -1,12 +1,15 @@
 """One restoration run: read → measurement → solve (whole or tiled) → write → metrics → report.
 
-Everything that can be checked without running the solver (files, operator, method, outputs) is
-checked first, so bad input fails in well under a second with one clear error line.
+Everything that can be checked without running the solver (files, operator, method, every output
+path, the memory the run needs) is checked first, so bad input fails in well under a second with
+one clear error line.  The outputs are staged while the run finishes and committed together at the
+end (`outputs.OutputSet`): a failure or an interrupt leaves no output and no temporary file.
 """
 from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -17,11 +20,12 @@ import torch
 
 import operators as ops
 
-from ..io import read_image, write_image
+from ..io import encode_image, read_image
 from . import methods as M
 from . import specs, tiling
-from .files import check_image_extension, check_outputs, default_output
+from .files import default_output
 from .noise_level import estimate_sigma
+from .outputs import OutputSet
 from .progress import Progress, enabled
 
 SIDECAR_FORMAT = "restore-measurement"
@@ -78,42 +82,97 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def load_prior(name: str, device: torch.device):
-    from ..models.registry import WEIGHTS_DIR, load_prior as _load
+PRIOR_FORMS = ("a restore checkpoint is NAME.safetensors + NAME.json; also accepted: a guided-diffusion "
+               ".pt/.pth file or a diffusers folder")
+
+
+def check_prior_path(name: str) -> None:
+    """Raise ValueError, naming the path as given, unless ``name`` is 'default' or looks like a loadable
+    checkpoint (cheap checks on the file names only; the loader validates the contents)."""
+    from ..models.registry import WEIGHTS_DIR
 
     if name == "default":
         if not (WEIGHTS_DIR / "default.safetensors").is_file():
-            raise ValueError(f"the default prior's weights are not installed ({WEIGHTS_DIR / 'default.safetensors'}); "
-                             f"pass --prior PATH to a checkpoint")
-    else:
-        p = Path(name)
-        base = p.with_suffix("") if p.suffix in (".safetensors", ".json") else p
-        foreign = p.is_dir() or (p.suffix in (".pt", ".pth") and p.is_file())  # diffusers folder / ADM file
-        if not foreign and not (base.with_suffix(".safetensors").is_file() and base.with_suffix(".json").is_file()):
-            raise ValueError(f"prior {name!r} not found (a restore checkpoint needs {base.name}.safetensors and "
-                             f"{base.name}.json; also accepted: a guided-diffusion .pt file or a diffusers folder)")
+            raise ValueError("the default prior's weights are not installed (restore/weights/default.safetensors); "
+                             "pass --prior PATH to a checkpoint")
+        return
+    p = Path(name)
+    if p.is_dir():
+        if not ((p / "config.json").is_file() or (p / "unet" / "config.json").is_file()):
+            raise ValueError(f"prior {name!r} is a folder but not a diffusers model (no config.json); {PRIOR_FORMS}")
+        return
+    if p.suffix.lower() in (".pt", ".pth"):
+        if not p.is_file():
+            raise ValueError(f"prior {name!r} not found")
+        return
+    if p.is_file() and p.suffix.lower() not in (".safetensors", ".json"):
+        raise ValueError(f"prior {name!r} is not a checkpoint ({PRIOR_FORMS})")
+    base = p.with_suffix("") if p.suffix.lower() in (".safetensors", ".json") else p
+    have = [q for q in (base.with_suffix(".safetensors"), base.with_suffix(".json")) if q.is_file()]
+    if not have:
+        raise ValueError(f"prior {name!r} not found ({PRIOR_FORMS})")
+    if len(have) == 1:
+        other = ".json" if have[0].suffix == ".safetensors" else ".safetensors"
+        raise ValueError(f"prior {name!r} is incomplete: {str(base) + other!r} is missing ({PRIOR_FORMS})")
+
+
+def load_prior(name: str, device: torch.device):
+    """The prior ``name`` on ``device``; any failure to load (a corrupt, truncated, mismatched or
+    pickled-code checkpoint, NaN weights) is a ValueError naming ``name`` as given."""
+    from ..models.registry import load_prior as _load
+
+    check_prior_path(name)
     try:
         return _load(name, device=device)
-    except (KeyError, RuntimeError, TypeError, ValueError, OSError) as e:  # a config or state dict that does not fit
-        raise ValueError(f"cannot load prior {name!r}: {str(e).splitlines()[0]}") from None
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except torch.cuda.OutOfMemoryError:
+        raise ValueError(f"out of GPU memory while loading prior {name!r}; use --device cpu") from None
+    except Exception as e:  # safetensors, json, torch and the loaders raise many kinds for bad files
+        msg = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ValueError(f"cannot load prior {name!r}: {msg}") from None
+
+
+MAX_SIDECAR_BYTES = 64 * 2**20
+
+
+def _no_constant(name):
+    raise ValueError(f"{name} is not a number JSON allows")
 
 
 def read_sidecar(path, task: str) -> dict:
-    p = Path(path)
-    if not p.is_file():
-        raise ValueError(f"--from-json: {str(p)!r} does not exist")
+    """The measurement sidecar at ``path`` for ``task``: format checked, the operator rebuilt through
+    the validating constructors (`specs.checked`), σ_y a finite number in [0, 1]; a kernel or mask
+    path inside it is taken relative to the sidecar's folder (as the user named that folder)."""
+    p = str(path)
+    what = f"--from-json: {p!r}"
+    if not Path(p).is_file():
+        raise ValueError(f"{what} does not exist")
+    if Path(p).stat().st_size > MAX_SIDECAR_BYTES:
+        raise ValueError(f"{what} is larger than {MAX_SIDECAR_BYTES // 2**20} MB: not a measurement sidecar")
     try:
-        d = json.loads(p.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"--from-json: {str(p)!r} is not valid JSON ({e})") from None
+        d = json.loads(Path(p).read_bytes().decode("utf-8"), parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
+        raise ValueError(f"{what} is not valid JSON ({str(e).splitlines()[0][:200]})") from None
     if not isinstance(d, dict) or d.get("format") != SIDECAR_FORMAT or "operator" not in d:
-        raise ValueError(f"--from-json: {str(p)!r} is not a measurement sidecar written by 'restore simulate'")
+        raise ValueError(f"{what} is not a measurement sidecar written by 'restore simulate'")
     if d.get("task") != task:
-        raise ValueError(f"--from-json: {str(p)!r} describes a {d.get('task')!r} measurement, not {task!r}")
-    op = d["operator"]
-    if isinstance(op, dict) and "path" in op and not Path(op["path"]).is_absolute():
-        d["operator"] = {**op, "path": str((p.parent / op["path"]).resolve())}  # relative to the sidecar
-    return d
+        raise ValueError(f"{what} describes a {d.get('task')!r} measurement, not {task!r}")
+    try:
+        sigma = d["noise"]["sigma"]
+        if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not 0 <= sigma <= 1:
+            raise TypeError(f"noise sigma {sigma!r}")
+    except (KeyError, TypeError) as e:
+        raise ValueError(f"{what}: no valid noise level σ_y in [0, 1] ({str(e)[:100]})") from None
+    if not isinstance(d["operator"], dict):
+        raise ValueError(f"{what}: the operator description is not an object")
+    try:
+        op = specs.checked(d["operator"])
+    except ValueError as e:
+        raise ValueError(f"{what}: {e}") from None
+    if "path" in op and op["path"] and not Path(op["path"]).is_absolute():
+        op = {**op, "path": os.path.join(os.path.dirname(p), op["path"])}  # relative to the sidecar
+    return {**d, "operator": op}
 
 
 def tile_plan(opt: str, task: str, spec: dict, shape, samples: int) -> tuple[int, int] | None:
@@ -184,15 +243,16 @@ def run(task: str, image: str, spec: dict | None, opt: Options) -> int:
         raise ValueError(f"--samples must be at least 1, got {samples}")
     if opt.uncertainty and samples < 2:
         raise ValueError("--uncertainty needs --samples K with K ≥ 2 (the std over K restorations)")
-    output = Path(opt.output) if opt.output else default_output(image, "_restored")
-    check_image_extension("output", output)
-    if opt.uncertainty:
-        check_image_extension("--uncertainty", opt.uncertainty)
+    output = opt.output if opt.output else str(default_output(image, "_restored"))
     inputs = [image, opt.reference, spec.get("path"), opt.from_json or None]
     if sidecar is not None:
         inputs.append(opt.from_json or str(Path(image).with_suffix(".json")))
-    check_outputs({"output": output, "--uncertainty": opt.uncertainty, "--compare": opt.compare},
-                  inputs, opt.overwrite)
+    outs = OutputSet(inputs, opt.overwrite)
+    outs.add("output", output, "image")
+    outs.add("--uncertainty", opt.uncertainty, "image")
+    outs.add("--compare", opt.compare, "figure")
+    outs.validate()
+    check_prior_path(opt.prior)
     ref = None
     if opt.reference:
         ref, _ = read_image(opt.reference)
@@ -239,36 +299,39 @@ def run(task: str, image: str, spec: dict | None, opt: Options) -> int:
     x = xs.mean(dim=0, keepdim=True) if xs.shape[0] > 1 else xs[:1]
     std = xs.std(dim=0, keepdim=True) if xs.shape[0] > 1 else None
 
-    # 4. outputs -------------------------------------------------------------------------------------
-    write_image(output, x.clamp(0, 1), info=info, overwrite=opt.overwrite)
-    unc_scale = None
-    if opt.uncertainty:
-        s = std.mean(dim=1, keepdim=True)
-        unc_scale = max(float(s.max()), 1e-12)
-        write_image(opt.uncertainty, s / unc_scale, bit_depth=16 if Path(opt.uncertainty).suffix.lower() in
-                    (".png", ".tif", ".tiff") else 8, overwrite=opt.overwrite)
+    # 4. outputs: staged beside their targets, committed together ------------------------------------
+    with outs:
+        outs.write("output", encode_image(output, x.clamp(0, 1), info=info))
+        unc_scale = None
+        if opt.uncertainty:
+            s = std.mean(dim=1, keepdim=True)
+            unc_scale = max(float(s.max()), 1e-12)
+            outs.write("--uncertainty", encode_image(opt.uncertainty, s / unc_scale, bit_depth=16 if Path(
+                opt.uncertainty).suffix.lower() in (".png", ".tif", ".tiff") else 8))
 
-    metrics = {}
-    if ref is not None:
-        from ..metrics import psnr, ssim
+        metrics = {}
+        if ref is not None:
+            from ..metrics import psnr, ssim
 
-        xc = x.clamp(0, 1)
-        metrics = {"psnr": float(psnr(xc, ref)[0]), "ssim": float(ssim(xc, ref)[0])}
-        if tuple(y.shape) == tuple(ref.shape) and spec["op"] != "inpaint":
-            yc = y.clamp(0, 1)
-            metrics.update(input_psnr=float(psnr(yc, ref)[0]), input_ssim=float(ssim(yc, ref)[0]))
-    if opt.compare:
-        from .figure import compare_figure
+            xc = x.clamp(0, 1)
+            metrics = {"psnr": float(psnr(xc, ref)[0]), "ssim": float(ssim(xc, ref)[0])}
+            if tuple(y.shape) == tuple(ref.shape) and spec["op"] != "inpaint":
+                yc = y.clamp(0, 1)
+                metrics.update(input_psnr=float(psnr(yc, ref)[0]), input_ssim=float(ssim(yc, ref)[0]))
+        if opt.compare:
+            from .figure import compare_figure
 
-        titles = {"input": f"input ({specs.describe(spec)})"}
-        if metrics:
-            titles["restored"] = f"restored ({method}) {metrics['psnr']:.2f} dB / {metrics['ssim']:.3f}"
-            if "input_psnr" in metrics:
-                titles["input"] = f"input {metrics['input_psnr']:.2f} dB / {metrics['input_ssim']:.3f}"
-        else:
-            titles["restored"] = f"restored ({method})"
-        compare_figure(opt.compare, y.expand(-1, 3, -1, -1) if x.shape[1] == 3 and y.shape[1] == 1 else y,
-                       x, reference=ref, std=std, titles=titles, overwrite=opt.overwrite)
+            titles = {"input": f"input ({specs.describe(spec)})"}
+            if metrics:
+                titles["restored"] = f"restored ({method}) {metrics['psnr']:.2f} dB / {metrics['ssim']:.3f}"
+                if "input_psnr" in metrics:
+                    titles["input"] = f"input {metrics['input_psnr']:.2f} dB / {metrics['input_ssim']:.3f}"
+            else:
+                titles["restored"] = f"restored ({method})"
+            outs.write("--compare", compare_figure(
+                opt.compare, y.expand(-1, 3, -1, -1) if x.shape[1] == 3 and y.shape[1] == 1 else y,
+                x, reference=ref, std=std, titles=titles))
+        outs.commit()
 
     # 5. report ----------------------------------------------------------------------------------------
     seconds = time.perf_counter() - t0

@@ -20,9 +20,10 @@ from click.core import ParameterSource
 import operators as ops
 
 from .. import __version__
-from ..io import read_image, write_image
+from ..io import encode_image, read_image
 from . import specs
-from .files import atomic_write_text, check_image_extension, check_outputs, default_output
+from .files import default_output
+from .outputs import OutputSet
 from .pipeline import SIDECAR_FORMAT
 from .tasks import (BLUR_NAMES, MASK_NAMES, NOISE_STREAM, SR_NAMES, blur_options, blur_spec_from, mask_options,
                     mask_spec_from, sr_options)
@@ -91,9 +92,11 @@ def simulate(ctx, sharp, task, noise, seed, output, bit_depth, as_json, overwrit
     A = specs.build(spec, x.shape)
 
     out = Path(output) if output else default_output(sharp, f"_{task}", ".png")
-    check_image_extension("output", out)
     side = sidecar_path(out)
-    check_outputs({"output": out, "sidecar": side}, [sharp, spec.get("path")], overwrite)
+    outs = OutputSet([sharp, spec.get("path")], overwrite)
+    outs.add("output", str(out), "image")
+    outs.add("sidecar", str(side), "json")
+    outs.validate()
 
     if "path" in spec:  # paths in a sidecar are relative to the sidecar's folder (portable)
         spec = {**spec, "path": _relative(spec["path"], out.parent)}
@@ -116,8 +119,10 @@ def simulate(ctx, sharp, task, noise, seed, output, bit_depth, as_json, overwrit
         "shape": list(x.shape[1:]), "measurement_shape": list(y.shape[1:]), "bit_depth": depth,
         "clipped_fraction": round(clipped, 6),
     }
-    write_image(out, y.float().clamp(0, 1), info=meas_info, bit_depth=depth, overwrite=overwrite)
-    atomic_write_text(side, json.dumps(record, indent=2) + "\n", overwrite=overwrite)
+    with outs:  # the measurement and its sidecar appear together or not at all
+        outs.write("output", encode_image(out, y.float().clamp(0, 1), info=meas_info, bit_depth=depth))
+        outs.write("sidecar", (json.dumps(record, indent=2) + "\n").encode("utf-8"))
+        outs.commit()
     if as_json:
         click.echo(json.dumps({**record, "output": str(out), "sidecar": str(side)}, indent=2))
     elif not quiet:

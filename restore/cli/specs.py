@@ -5,16 +5,18 @@ can be stored in a sidecar by ``restore simulate`` and read back by ``--from-jso
 
     {"op": "blur", "kernel": "gauss", "kernel_size": 19, "kernel_std": 3.0, "boundary": "reflect"}
     {"op": "blur", "kernel": "motion", "kernel_size": 31, "intensity": 0.5, "kernel_seed": 123, ...}
-    {"op": "blur", "kernel": "file", "path": "/abs/k.npy", "values": [[...]], "boundary": "reflect"}
+    {"op": "blur", "kernel": "file", "path": "k.npy", "values": [[...]], "boundary": "reflect"}
     {"op": "downsample", "factor": 4, "filter": "bicubic"}
     {"op": "inpaint", "mask": "random", "fraction": 0.5, "mask_seed": 7}
     {"op": "inpaint", "mask": "box", "size": [64, 64], "mask_seed": 7}
-    {"op": "inpaint", "mask": "file", "path": "/abs/mask.png"}
+    {"op": "inpaint", "mask": "file", "path": "masks/mask.png"}
     {"op": "identity"}          (denoise)
     {"op": "grayscale"}         (colorize)
 
 A kernel file's normalised values are stored in the spec, so the operator is rebuilt exactly even if
-the file changes or moves.  Random parts (motion kernels, masks) are stored as their seeds.
+the file changes or moves.  Random parts (motion kernels, masks) are stored as their seeds.  File
+paths are kept as the user gave them (relative to the working directory), so messages name them so.
+A spec read from a file (`checked`) goes through the same validating constructors as the options.
 """
 from __future__ import annotations
 
@@ -25,6 +27,9 @@ from pathlib import Path
 import torch
 
 import operators as ops
+
+from ..image_header import MAX_PIXELS
+from .input_files import read_kernel, read_mask
 
 TASKS = ("deblur", "sr", "inpaint", "denoise", "colorize")
 TASK_OP = {"deblur": "blur", "sr": "downsample", "inpaint": "inpaint", "denoise": "identity",
@@ -58,11 +63,14 @@ def blur_spec(kernel: str = "gauss", kernel_size: int | None = None, kernel_std:
         if not _looks_like_path(str(kernel)):
             raise ValueError(f"unknown kernel {kernel!r} (use gauss, motion, uniform, or the path of a kernel "
                              f"file: .png, .npy, .npz, .mat)")
-        k = ops.load_kernel(kernel)  # ValueError for missing files, NaN, non-positive sum, ...
-        return {"op": "blur", "kernel": "file", "path": str(Path(kernel).resolve()),
-                "values": k.tolist(), "boundary": boundary}
-    if kernel_size is not None and (kernel_size < 1 or int(kernel_size) != kernel_size):
+        k = read_kernel(str(kernel))  # ValueError for missing files, NaN, non-positive sum, sharpening, ...
+        return {"op": "blur", "kernel": "file", "path": str(kernel), "values": k.tolist(), "boundary": boundary}
+    if kernel_size is not None and (isinstance(kernel_size, bool) or int(kernel_size) != kernel_size
+                                    or kernel_size < 1):
         raise ValueError(f"--kernel-size must be a positive integer, got {kernel_size}")
+    if kernel_size is not None and name in ("gauss", "uniform") and kernel_size % 2 == 0:
+        raise ValueError(f"--kernel-size of a {name} kernel must be odd (a centred kernel; an even size shifts "
+                         f"the image by half a pixel), got {kernel_size}")
     spec = {"op": "blur", "kernel": name, "boundary": boundary}
     if name == "gauss":
         std = DEFAULT_STD if kernel_std is None else float(kernel_std)
@@ -117,7 +125,7 @@ def inpaint_spec(mask: str | None = None, mask_random: float | None = None, mask
     if mask is not None:
         if not Path(mask).is_file():
             raise ValueError(f"mask file {str(mask)!r} does not exist")
-        return {"op": "inpaint", "mask": "file", "path": str(Path(mask).resolve())}
+        return {"op": "inpaint", "mask": "file", "path": str(mask)}
     if mask_random is not None:
         p = float(mask_random)
         if not (0 <= p < 1):
@@ -135,6 +143,56 @@ def task_spec(task: str) -> dict:
     raise ValueError(f"task {task!r} needs parameters")
 
 
+def checked(spec) -> dict:
+    """A spec read from a file (a sidecar), rebuilt through the constructors that validate the options.
+
+    Raises ValueError (one line) for anything malformed: missing or mistyped fields, unknown kinds,
+    non-numeric or non-finite kernel values, sizes out of range.  Paths are returned as stored.
+    """
+    try:
+        op = spec["op"]
+        if op == "blur":
+            boundary = spec.get("boundary", DEFAULT_BOUNDARY)
+            if spec["kernel"] == "file":
+                if boundary not in ops.BOUNDARIES:
+                    raise ValueError(f"unknown boundary {boundary!r}")
+                values = ops.normalize_kernel(spec["values"])
+                if values.numel() > 4096 * 4096:
+                    raise ValueError("the kernel is too large")
+                return {"op": "blur", "kernel": "file", "path": str(spec.get("path", "")),
+                        "values": values.tolist(), "boundary": boundary}
+            if spec["kernel"] not in KERNEL_NAMES:
+                raise ValueError(f"unknown kernel kind {spec['kernel']!r}")
+            return blur_spec(spec["kernel"], spec.get("kernel_size"), spec.get("kernel_std"), spec.get("intensity"),
+                             boundary, kernel_seed=_int(spec.get("kernel_seed", 0)))
+        if op == "downsample":
+            return downsample_spec(spec["factor"], spec["filter"])
+        if op == "inpaint":
+            kind = spec["mask"]
+            if kind == "file":
+                return {"op": "inpaint", "mask": "file", "path": str(spec["path"])}
+            if kind == "random":
+                return inpaint_spec(mask_random=float(spec["fraction"]), mask_seed=_int(spec["mask_seed"]))
+            if kind == "box":
+                return inpaint_spec(mask_box=spec["size"], mask_seed=_int(spec["mask_seed"]))
+            raise ValueError(f"unknown mask kind {kind!r}")
+        if op in ("identity", "grayscale"):
+            return {"op": op}
+        raise ValueError(f"unknown operator {op!r}")
+    except (KeyError, TypeError, IndexError, AttributeError, OverflowError) as e:
+        raise ValueError(f"malformed operator description ({type(e).__name__}: {_short(e)})") from None
+
+
+def _int(v) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise TypeError(f"expected an integer seed, got {v!r}")
+    return v
+
+
+def _short(e) -> str:
+    return (str(e).splitlines() or [""])[0][:200]
+
+
 # ----------------------------------------------------------------------------- spec -> operator
 def image_shape(spec: dict, y_shape) -> tuple:
     """The restored image's shape (1, C, H, W) for a measurement of shape ``y_shape``."""
@@ -142,6 +200,9 @@ def image_shape(spec: dict, y_shape) -> tuple:
     op = spec["op"]
     if op == "downsample":
         f = spec["factor"]
+        if h * f * w * f > MAX_PIXELS:
+            raise ValueError(f"x{f} super-resolution of a {w}x{h} image would be {w * f}x{h * f} = "
+                             f"{w * f * h * f / 1e6:.0f} megapixels, more than the {MAX_PIXELS / 1e6:.0f}-megapixel limit")
         return (b, c, h * f, w * f)
     if op == "grayscale":
         return (b, 3, h, w)
@@ -154,6 +215,9 @@ def build(spec: dict, x_shape) -> ops.LinearOperator:
     h, w = x_shape[-2:]
     if op == "blur":
         kind = spec["kernel"]
+        n = spec.get("kernel_size", 0)
+        if n > h or n > w:  # before the kernel is built: a huge size must not allocate anything
+            raise ValueError(f"blur kernel {n}x{n} is larger than the image {h}x{w} (use a smaller --kernel-size)")
         if kind == "file":
             k = torch.tensor(spec["values"], dtype=torch.float64) if "values" in spec else spec["path"]
             A = ops.Blur(k, boundary=spec["boundary"])
@@ -180,7 +244,7 @@ def build(spec: dict, x_shape) -> ops.LinearOperator:
     if op == "inpaint":
         kind = spec["mask"]
         if kind == "file":
-            m = ops.mask_from_file(spec["path"], shape=(h, w))
+            m = read_mask(spec["path"], (h, w))
         elif kind == "random":
             m = ops.random_mask((h, w), spec["fraction"], seed=spec["mask_seed"])
         elif kind == "box":
