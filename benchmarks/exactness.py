@@ -69,9 +69,12 @@ def evaluate(method, A, shape, sigma_y=0.05, samples=2000, seed=0, **options):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         # the paper's sampler settings (DEFAULTS; one sample per row, no warm start), not the tuned per-task values
-        options = {**restore.guidance.COMMON_OPTIONS, **restore.guidance.DEFAULTS[method], **options}
-        out = restore.solve(y, A, prior, method=method, sigma_y=sigma_y, seed=seed, samples=samples,
-                            clamp=False, **options)
+        if method in ("pinv", "wiener"):  # deterministic baselines: one point estimate, repeated
+            out = restore.solve(y, A, prior, method=method, sigma_y=sigma_y, clamp=False).expand(samples, -1, -1, -1)
+        else:
+            options = {**restore.guidance.DEFAULTS[method], **options}
+            out = restore.sample_posterior(y, A, prior, method=method, sigma_y=sigma_y, seed=seed, samples=samples,
+                                           clamp=False, **options)
     return compare(out, m_post, cov, mu)
 
 

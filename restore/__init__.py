@@ -3,7 +3,10 @@
 Public entry points (imported lazily so that ``import restore`` stays fast):
 
 - ``restore.sample(prior, shape, sampler=..., steps=..., seed=...)``  unconditional samples
-- ``restore.solve(y, A, prior, method=..., sigma_y=..., steps=..., seed=...)``  posterior samples
+- ``restore.solve(y, A, prior, method=..., sigma_y=..., steps=..., seed=...)``  a point estimate
+  (one image per input, PSNR-tuned settings, may average several chains)
+- ``restore.sample_posterior(y, A, prior, method=..., sigma_y=..., samples=K, seed=...)``  K posterior
+  samples per input (the sampling settings checked against closed-form posteriors, never averaged)
 - ``restore.load_prior(name_or_path)``  the default prior or a checkpoint
 """
 from __future__ import annotations
@@ -15,6 +18,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "sample": ("restore.sampling", "sample"),
     "solve": ("restore.guidance", "solve"),
+    "sample_posterior": ("restore.guidance", "sample_posterior"),
     "load_prior": ("restore.models.registry", "load_prior"),
 }
 
@@ -26,4 +30,4 @@ def __getattr__(name):
     raise AttributeError(f"module 'restore' has no attribute {name!r}")
 
 
-__all__ = ["sample", "solve", "load_prior", "__version__"]
+__all__ = ["sample", "solve", "sample_posterior", "load_prior", "__version__"]

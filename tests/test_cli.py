@@ -215,17 +215,24 @@ def test_bad_prior(files, tmp_path):
     assert_bad(r, "prior")
 
 
-def test_sr_default_is_the_tuned_average_of_samples(files, tmp_path):
-    """Without --samples, `restore sr` averages the method's tuned number of posterior samples
-    (restore.guidance.tuned): the same image as an explicit --samples M, unlike one sample."""
-    from restore.guidance import defaults
+def test_sr_default_is_the_point_estimate_and_samples_are_posterior_samples(files, tmp_path):
+    """Without --samples, `restore sr` writes the point estimate: restore.solve at the tuned settings,
+    the average of M chains (restore.guidance.tuned).  --samples K draws K posterior samples at the
+    sampling settings (restore.sample_posterior: other steps, never the tuned average) and writes
+    their mean; --uncertainty is refused without --samples (a point estimate has no spread)."""
+    from restore.guidance import defaults, sampling_defaults
     M = defaults("ddrm", task="sr")["average"]
     runs = {}
-    for name, extra in (("default", ()), ("explicit", ("--samples", M)), ("one", ("--samples", 1))):
+    for name, extra in (("default", ()), ("again", ()), ("explicit", ("--samples", M)), ("one", ("--samples", 1))):
         out = tmp_path / f"{name}.png"
         runs[name] = ok_json(cli(files, "sr", files / "small.png", "--factor", "4", "--method", "ddrm", "-o", out,
                                  "--json", *extra))
         runs[name]["image"] = read(out)
     assert runs["default"]["samples"] == M > 1 and runs["one"]["samples"] == 1
-    assert np.array_equal(runs["default"]["image"], runs["explicit"]["image"])
-    assert not np.array_equal(runs["default"]["image"], runs["one"]["image"])
+    assert sampling_defaults("ddrm")["eta"] != defaults("ddrm", task="sr")["eta"]  # why the images differ
+    assert np.array_equal(runs["default"]["image"], runs["again"]["image"])
+    assert not np.array_equal(runs["default"]["image"], runs["explicit"]["image"])
+    assert not np.array_equal(runs["explicit"]["image"], runs["one"]["image"])
+    r = cli(files, "sr", files / "small.png", "--factor", "4", "--uncertainty", tmp_path / "u.png",
+            "-o", tmp_path / "nu.png")
+    assert_bad(r, "--samples")

@@ -83,16 +83,23 @@ def test_same_seed_same_output_and_batch_independence(method):
     A = O.Inpainting((torch.rand(8, 8, generator=torch.Generator().manual_seed(2)) < 0.6).double())
     _, y = _measure(A, 1, 0.05, batch=2)
     kw = dict(method=method, sigma_y=0.05, samples=2, **FAST[method])
-    a = restore.solve(y, A, _prior(), seed=11, **kw)
-    b = restore.solve(y, A, _prior(), seed=11, **kw)
-    c = restore.solve(y, A, _prior(), seed=12, **kw)
+    a = restore.sample_posterior(y, A, _prior(), seed=11, **kw)
+    b = restore.sample_posterior(y, A, _prior(), seed=11, **kw)
+    c = restore.sample_posterior(y, A, _prior(), seed=12, **kw)
     assert torch.equal(a, b)
     assert not torch.equal(a, c)
     # each image alone with its per-image seed gives the same rows (sample-major: row k·B + b)
     seeds = image_seeds(11, 2)
     for i in range(2):
-        alone = restore.solve(y[i:i + 1], A, _prior(), seed=[seeds[i]], **kw)
+        alone = restore.sample_posterior(y[i:i + 1], A, _prior(), seed=[seeds[i]], **kw)
         torch.testing.assert_close(alone, a.view(2, 2, 1, 8, 8)[:, i], rtol=1e-10, atol=1e-12)
+    # the point estimate too: one row per image, the same alone as in the batch
+    point = dict(method=method, sigma_y=0.05, **FAST[method])
+    est = restore.solve(y, A, _prior(), seed=11, **point)
+    assert est.shape == (2, 1, 8, 8)
+    for i in range(2):
+        torch.testing.assert_close(restore.solve(y[i:i + 1], A, _prior(), seed=[seeds[i]], **point), est[i:i + 1],
+                                   rtol=1e-10, atol=1e-12)
 
 
 def test_per_image_sigma_and_masks_batch_independent():
@@ -100,11 +107,11 @@ def test_per_image_sigma_and_masks_batch_independent():
     A = O.Inpainting(mask2)
     _, y = _measure(A, 1, 0.05)
     sy = torch.tensor([0.0, 0.05], dtype=torch.float64)
-    out = restore.solve(y, A, _prior(), method="ddnm", sigma_y=sy, seed=4, samples=3, steps=5)
+    out = restore.sample_posterior(y, A, _prior(), method="ddnm", sigma_y=sy, seed=4, samples=3, steps=5)
     seeds = image_seeds(4, 2)
     for i in range(2):
-        alone = restore.solve(y[i:i + 1], O.Inpainting(mask2[i:i + 1]), _prior(), method="ddnm", sigma_y=float(sy[i]),
-                              seed=[seeds[i]], samples=3, steps=5)
+        alone = restore.sample_posterior(y[i:i + 1], O.Inpainting(mask2[i:i + 1]), _prior(), method="ddnm",
+                                         sigma_y=float(sy[i]), seed=[seeds[i]], samples=3, steps=5)
         torch.testing.assert_close(alone, out.view(3, 2, 1, 8, 8)[:, i])
 
 

@@ -1,5 +1,6 @@
-"""Estimates built from the samplers: ``average=M`` (Monte-Carlo posterior mean of M samples) and
-``start=f`` (warm start from 𝒜†y diffused to the level of the table at time f·T)."""
+"""Estimates built from the samplers: ``solve(average=M)`` (the point estimate as the mean of M chains),
+the samples API ``sample_posterior`` (K draws, never averaged) and ``start=f`` (warm start from 𝒜†y
+diffused to the level of the table at time f·T)."""
 import math
 import warnings
 
@@ -35,32 +36,34 @@ def _mask(seed=3):
 # -- average ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("method", ["ddrm", "projection", "diffpir"])
 def test_average_is_the_mean_of_that_many_samples(method):
+    """solve(average=M) is the mean of the M draws sample_posterior gives with the same options."""
     A = O.Inpainting(_mask())
     prior, _, y = _gaussian_problem(A)
     y = torch.cat([y, y.flip(-1)])  # B = 2
-    kw = dict(method=method, sigma_y=0.05, seed=5, steps=6)
-    avg = restore.solve(y, A, prior, samples=2, average=3, **kw)
-    draws = restore.solve(y, A, prior, samples=6, **kw)  # the same streams: rows m·(K·B) + k·B + b
-    assert avg.shape == (4, 1, 8, 8)
-    torch.testing.assert_close(avg, draws.view(3, 4, 1, 8, 8).mean(0), rtol=0, atol=1e-14)
+    kw = dict(method=method, sigma_y=0.05, seed=5, **{**restore.guidance.sampling_defaults(method), "steps": 6})
+    avg = restore.solve(y, A, prior, average=3, **kw)
+    draws = restore.sample_posterior(y, A, prior, samples=3, **kw)  # the same streams: rows m·B + b
+    assert avg.shape == (2, 1, 8, 8) and draws.shape == (6, 1, 8, 8)
+    torch.testing.assert_close(avg, draws.view(3, 2, 1, 8, 8).mean(0), rtol=0, atol=1e-14)
     # batch independence holds for the averaged estimate too
     seeds = image_seeds(5, 2)
-    alone = restore.solve(y[1:], A, prior, samples=2, average=3, method=method, sigma_y=0.05, seed=[seeds[1]], steps=6)
-    torch.testing.assert_close(alone, avg.view(2, 2, 1, 8, 8)[:, 1], rtol=1e-10, atol=1e-12)
+    alone = restore.solve(y[1:], A, prior, average=3, **{**kw, "seed": [seeds[1]]})
+    torch.testing.assert_close(alone, avg[1:], rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("method", ["ddrm", "dps"])
 def test_chain_grouping_changes_memory_not_results(method, monkeypatch):
     """Chains run in groups bounded by CHAIN_BATCH_PIXELS; every chain owns its generator, so one
-    chain at a time gives the same numbers as all at once."""
+    chain at a time gives the same numbers as all at once (samples and averaged estimates)."""
     A = O.Inpainting(torch.stack([_mask(3), _mask(4)])[:, None])
     prior, _, y = _gaussian_problem(O.Identity())
     y = A(torch.cat([y, y.flip(-1)]))
-    kw = dict(method=method, sigma_y=0.05, seed=4, steps=5, samples=3, average=2)
-    together = restore.solve(y, A, prior, **kw)
+    kw = dict(method=method, sigma_y=0.05, seed=4, steps=5)
+    together = restore.sample_posterior(y, A, prior, samples=3, **kw), restore.solve(y, A, prior, average=2, **kw)
     monkeypatch.setattr(guidance_base, "CHAIN_BATCH_PIXELS", 1)
     assert len(guidance_base.chain_groups(6, 2, 64)) == 6
-    torch.testing.assert_close(restore.solve(y, A, prior, **kw), together, rtol=0, atol=1e-12)
+    torch.testing.assert_close(restore.sample_posterior(y, A, prior, samples=3, **kw), together[0], rtol=0, atol=1e-12)
+    torch.testing.assert_close(restore.solve(y, A, prior, average=2, **kw), together[1], rtol=0, atol=1e-12)
 
 
 def test_chain_groups_bound_pixels_per_batch():
@@ -73,21 +76,56 @@ def test_chain_groups_bound_pixels_per_batch():
 
 
 def test_average_of_exact_sampler_has_posterior_mean_and_variance_over_m():
-    """projection is exact for an isotropic Gaussian prior: K averages of M samples each are
-    distributed as N(m_post, Σ_post/M), so their mean is m_post and their variance Σ_post/M."""
+    """projection is exact for an isotropic Gaussian prior: the point estimates of K copies of y,
+    each the average of M draws, are distributed as N(m_post, Σ_post/M): their mean is m_post and
+    their variance Σ_post/M."""
     A = O.Downsample(2, "box")
     prior, mu, y = _gaussian_problem(A, sigma_y=0.05)
     m_post, cov = gaussian_posterior(A, mu, V, y, 0.05)
     K, M = 64, 4
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        est = restore.solve(y, A, prior, method="projection", sigma_y=0.05, steps=100, seed=0, samples=K,
+        est = restore.solve(y.expand(K, -1, -1, -1), A, prior, method="projection", sigma_y=0.05, steps=100, seed=0,
                             average=M, clamp=False)
     err, ratio = compare(est, m_post, cov, mu)
     # Monte-Carlo error of the mean of K·M draws relative to the prior→posterior shift
     mc = math.sqrt(float(torch.trace(cov)) / (K * M)) / float((m_post - mu).norm())
     assert err < 0.05 + 3 * mc, (err, mc)
     assert ratio * M == pytest.approx(1.0, abs=0.3), ratio * M  # variance shrinks by M, not 1 or M²
+
+
+def test_samples_and_point_estimates_cannot_be_confused():
+    """solve takes no samples (one point estimate per image), sample_posterior never averages and
+    refuses the deterministic baselines; both name the other call in the error."""
+    A = O.Identity()
+    prior, _, y = _gaussian_problem(A)
+    with pytest.raises(TypeError, match="sample_posterior"):
+        restore.solve(y, A, prior, method="ddrm", sigma_y=0.05, steps=3, samples=4)
+    with pytest.raises(ValueError, match="solve"):
+        restore.sample_posterior(y, A, prior, method="ddrm", sigma_y=0.05, steps=3, samples=4, average=2)
+    for bad in (0, 1.5, True, "four"):
+        with pytest.raises(ValueError, match="samples"):
+            restore.sample_posterior(y, A, prior, method="ddrm", sigma_y=0.05, steps=3, samples=bad)
+    with pytest.raises(ValueError, match="pinv"):
+        restore.sample_posterior(y, A, prior, method="pinv", sigma_y=0.05, samples=2)
+
+
+def test_sample_posterior_uses_the_sampling_table_not_the_tuned_one():
+    """For a task whose tuned point estimate averages (×2 box SR), sample_posterior draws at the
+    sampling settings: the same numbers as solve with those options passed and average=1."""
+    from restore.guidance import SAMPLING, defaults, sampling_defaults
+    A = O.Downsample(2, "box")
+    prior, _, y = _gaussian_problem(A)
+    assert defaults("ddrm", A)["average"] > 1 and "average" not in sampling_defaults("ddrm")
+    assert all("average" not in v for v in SAMPLING.values())
+    opts = sampling_defaults("ddrm")
+    draws = restore.sample_posterior(y, A, prior, method="ddrm", sigma_y=0.05, samples=3, seed=2)
+    assert draws.shape == (3, 1, 8, 8)
+    seeds = image_seeds(2, 1)
+    for k in range(3):  # sample k is chain k of image 0: a single chain seeded chain_seed(s_0, k)
+        one = restore.solve(y, A, prior, method="ddrm", sigma_y=0.05, seed=[guidance_base.chain_seed(seeds[0], k)],
+                            average=1, **opts)
+        torch.testing.assert_close(draws[k:k + 1], one, rtol=0, atol=1e-14)
 
 
 @pytest.mark.parametrize("option,bad", [("average", v) for v in (0, -2, 1.5, True, "four", None)]
@@ -148,8 +186,8 @@ def test_warm_start_from_the_top_keeps_the_exact_sampler_exact():
     A = O.Inpainting(_mask())
     prior, mu, y = _gaussian_problem(A, sigma_y=0.05)
     m_post, cov = gaussian_posterior(A, mu, V, y, 0.05)
-    out = restore.solve(y, A, prior, method="projection", sigma_y=0.05, steps=200, seed=0, samples=400,
-                        start=1.0, clamp=False)
+    out = restore.sample_posterior(y, A, prior, method="projection", sigma_y=0.05, steps=200, seed=0, samples=400,
+                                   start=1.0, clamp=False)
     err, ratio = compare(out, m_post, cov, mu)
     assert err < 0.1 and ratio == pytest.approx(1.0, abs=0.12), (err, ratio)
 

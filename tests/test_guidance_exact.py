@@ -50,8 +50,9 @@ def _run(method, A, shape, sigma_y, samples, **opts):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         # the paper's sampler settings (DEFAULTS; one sample per row, no warm start), not the tuned per-task values
-        opts = {**restore.guidance.COMMON_OPTIONS, **restore.guidance.DEFAULTS[method], **opts}
-        out = restore.solve(y, A, prior, method=method, sigma_y=sigma_y, seed=0, samples=samples, clamp=False, **opts)
+        opts = {**restore.guidance.DEFAULTS[method], **opts}
+        out = restore.sample_posterior(y, A, prior, method=method, sigma_y=sigma_y, seed=0, samples=samples, clamp=False,
+                                       **opts)
     err, ratio = compare(out, m_post, cov, mu)
     mc = math.sqrt(float(torch.trace(cov)) / samples) / float((m_post - mu).norm()) if ratio == ratio else 0.0
     return err, ratio, mc

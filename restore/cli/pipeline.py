@@ -235,14 +235,20 @@ def run(task: str, image: str, spec: dict | None, opt: Options) -> int:
 
     # 2. method, outputs, settings -------------------------------------------------------------------
     method = M.check_method(opt.method) if opt.method else M.default_method(task)
-    steps = opt.steps if opt.steps is not None else M.default_steps(method, A)
+    # --samples K: K posterior samples at the sampling settings (restore.sample_posterior), output = their
+    # mean, std = the uncertainty map; without it: the point estimate (restore.solve, tuned, may average)
+    posterior = opt.samples is not None
+    if posterior and method in ("pinv", "wiener"):
+        raise ValueError(f"--samples draws posterior samples; {method} is a deterministic baseline without them")
+    steps = opt.steps if opt.steps is not None else (
+        M.guidance().sampling_defaults(method).get("steps") if posterior else M.default_steps(method, A))
     if steps is not None and steps < 1:
         raise ValueError(f"--steps must be at least 1, got {steps}")
-    samples = opt.samples if opt.samples is not None else M.default_samples(method, A)
+    samples = opt.samples if posterior else M.default_samples(method, A)  # chains the solver runs
     if samples < 1:
         raise ValueError(f"--samples must be at least 1, got {samples}")
-    if opt.uncertainty and samples < 2:
-        raise ValueError("--uncertainty needs --samples K with K ≥ 2 (the std over K restorations)")
+    if opt.uncertainty and (not posterior or samples < 2):
+        raise ValueError("--uncertainty needs --samples K with K ≥ 2 (the std over K posterior samples)")
     output = opt.output if opt.output else str(default_output(image, "_restored"))
     inputs = [image, opt.reference, spec.get("path"), opt.from_json or None]
     if sidecar is not None:
@@ -280,8 +286,13 @@ def run(task: str, image: str, spec: dict | None, opt: Options) -> int:
     with Progress(steps * n_tiles * groups if steps else None, f"{task} ({method})",
                   enabled(opt.quiet or opt.json)) as bar:
         def solve_one(yt, seed):
-            xs = solve(yt.to(device), A, prior, method=method, sigma_y=float(noise), steps=steps, seed=int(seed),
-                       samples=samples, average=1, callback=bar.callback)
+            if posterior:
+                xs = M.guidance().sample_posterior(yt.to(device), A, prior, method=method, sigma_y=float(noise),
+                                                   steps=steps, seed=int(seed), samples=samples,
+                                                   callback=bar.callback)
+            else:
+                xs = solve(yt.to(device), A, prior, method=method, sigma_y=float(noise), steps=steps,
+                           seed=int(seed), callback=bar.callback)
             return xs.detach()
 
         try:

@@ -47,12 +47,13 @@ def common_options(task: str):
             click.option("--prior", default="default", show_default=True, metavar="default|PATH",
                          help="The built-in prior, or a checkpoint (PATH.safetensors + PATH.json)."),
             click.option("--samples", type=int, default=None, metavar="K",
-                         help="Draw K posterior samples; the output is their mean (the posterior-mean "
-                              "estimate, best in PSNR).  [default: the method's tuned count for the task, "
-                              "e.g. 8 for ddrm on sr; else 1]"),
+                         help="Draw K posterior samples at the method's sampling settings (checked against "
+                              "closed-form posteriors); the output is their mean.  Without it the output is "
+                              "the point estimate (PSNR-tuned settings, e.g. the mean of 8 ddrm chains on sr)."),
             click.option("--uncertainty", type=click.Path(dir_okay=False), default=None, metavar="PATH",
-                         help="With --samples K ≥ 2: write the per-pixel std as a grey image, scaled so white "
-                              "= the largest std (the scale is printed and in --json)."),
+                         help="With --samples K ≥ 2: write the per-pixel std of the K posterior samples as a "
+                              "grey image, scaled so white = the largest std (the scale is printed and in "
+                              "--json; coverage in benchmarks/CALIBRATION.md)."),
             click.option("--compare", type=click.Path(dir_okay=False), default=None, metavar="PATH",
                          help="Write a side-by-side figure (input, restoration; reference and error map with "
                               "--reference) as .png/.pdf/.svg."),

@@ -1,32 +1,46 @@
-"""Posterior sampling: solve  y = 𝒜x + σ_y n  with a diffusion prior, one call for every method.
+"""Restoration with a diffusion prior, y = 𝒜x + σ_y n: two calls, two different things.
 
-    x̂ = restore.solve(y, A, prior, method="diffpir", sigma_y=0.05, steps=None, seed=0, samples=1,
-                      callback=None, **options)
+    x̂  = restore.solve(y, A, prior, method="diffpir", sigma_y=0.05, steps=None, seed=0, callback=None,
+                       **options)                                   # a point estimate: (B, C, H, W)
+    xs = restore.sample_posterior(y, A, prior, method="pigdm", sigma_y=0.05, samples=K, steps=None,
+                                  seed=0, callback=None, **options)  # K posterior draws: (K·B, C, H, W)
+
+**Point estimate** (`solve`, the default of the CLI): one image per input, at the settings tuned
+for PSNR on training crops (`restore.guidance.tuned`), which may be low-variance settings and may
+average M chains (``average=M``; the ×4 SR defaults do).  It is the best restoration we know how to
+make, not a posterior sample: its spread says nothing about the uncertainty.  ``solve`` has no
+``samples`` argument (passing one is a TypeError that points to ``sample_posterior``).
+
+**Posterior samples** (`sample_posterior`, the CLI's ``--samples K``): K independent draws per image
+at the method's sampling settings (`restore.guidance.posterior.SAMPLING`: the settings that pass the
+closed-form check of benchmarks/EXACTNESS.md), never averaged (``average`` is refused) and never the
+PSNR-tuned values.  Their mean is a Monte-Carlo posterior mean and their per-pixel std an
+uncertainty map (benchmarks/CALIBRATION.md).  Options passed explicitly still override the table.
 
 * ``y`` (B, C', H', W') float32/float64 measurement in [0, 1] units, ``A`` an ``operators``
   LinearOperator (the same object that produced y), ``prior`` anything with ``denoise(x, sigma)``
   (or a callable denoiser), ``sigma_y`` ≥ 0 a float or (B,) tensor in [0, 1] units.
-* Returns (K·B, C, H, W) with K = ``samples``, **sample-major**: row k·B + b is sample k of image b
-  (``out.view(K, B, C, H, W)``) — each row one posterior sample, or with ``average=M`` the mean of M
-  of them (below).  Device and dtype follow y.
+* ``sample_posterior`` returns (K·B, C, H, W), **sample-major**: row k·B + b is sample k of image b
+  (``out.view(K, B, C, H, W)``).  ``solve`` returns (B, C, H, W).  Device and dtype follow y.
 * The result is clamped to [0, 1] once, at the very end (``clamp=False`` returns the raw iterate;
-  intermediate states are never clamped, so the chain stays the sampler it claims to be).
+  intermediate states are never clamped, so the chain stays the sampler it claims to be; the
+  closed-form checks use ``clamp=False`` because a Gaussian prior has mass outside [0, 1]).
 * ``seed``: int, None, a CPU torch.Generator, or a list of B ints (one per image).  Image b has the
   seed s_b = ``derive_seed(seed, b)`` (or ``seed[b]``) and its chain j (posterior sample j) draws all
   its noise from its own CPU generator seeded with ``chain_seed(s_b, j)`` (s_b itself for j = 0), so
   the same seed gives the same output, and results do not depend on the batch they are solved in
   nor on how chains are grouped (see `restore.guidance.base`).
-* Memory: the K·B chains (M·K·B with ``average``) run in groups of at most
+* Memory: the K·B chains (M·B with ``average``) run in groups of at most
   ``CHAIN_BATCH_PIXELS`` (2¹⁹) pixels × chains × images (`base.chain_groups`: all at once for small
   images, 2 chains at a time at 512²), so ``samples``/``average`` cost time, not memory.
-* ``steps``: grid steps (None: the method's default below); ``sigmas=`` an explicit decreasing grid
-  ending in 0; ``schedule=`` the VP table (default: the prior's own, else DDPM linear on [-1, 1]).
-* ``average=M`` (M ≥ 1, default 1 unless the task's tuned defaults say otherwise): return, per
-  image and per requested sample, the mean of M posterior samples (each clamped first) — a
-  Monte-Carlo estimate of the posterior mean E[x | y], the minimum-MSE (best PSNR) estimate, for M×
-  the network evaluations.  Average m of sample k is chain j = m·K + k, so ``average=M`` equals
-  ``samples=M`` followed by ``out.view(M, B, ...).mean(0)``.  Pass ``average=1`` for a single
-  posterior sample.
+* ``steps``: grid steps (None: the default of the call — tuned for ``solve``, sampling for
+  ``sample_posterior``); ``sigmas=`` an explicit decreasing grid ending in 0; ``schedule=`` the VP
+  table (default: the prior's own, else DDPM linear on [-1, 1]).
+* ``average=M`` (``solve`` only; M ≥ 1, default 1 unless the task's tuned defaults say otherwise):
+  return, per image, the mean of M chains (each clamped first) — a Monte-Carlo estimate of the
+  posterior mean E[x | y] under the tuned sampler, the minimum-MSE (best PSNR) estimate, for M× the
+  network evaluations.  Average m is chain j = m, so with the same options ``solve(average=M)``
+  equals ``sample_posterior(samples=M).view(M, B, ...).mean(0)``.
 * ``start=f`` (0 < f ≤ 1): warm start (Chung et al. 2022, "Come-closer-diffuse-faster"): the chain
   begins at the level σ of the prior's table at time ⌈f·T⌉ from 𝒜†y + σ z instead of from N(0, I),
   and ``steps`` grid points cover only that head of the table.  Not with ``sigmas=``.
@@ -49,12 +63,13 @@ Methods and defaults (units: [0, 1] images; ζ, λ, η as in each paper, convert
 | pinv       | 𝒜†y                                                                  | –                                          | no    | no  |
 | wiener     | 𝒜.prox(m·1, y, σ_y, 1/S), per-image m, S (flat-spectrum Wiener)     | –                                          | yes   | no  |
 
-**Per-task defaults.**  The table above is each method's paper setting (``DEFAULTS``).  When the
-operator tells the task (blur → deblur, Downsample → sr, Inpainting → inpaint, Identity → denoise),
-``solve`` uses the values tuned for that task on training images (`restore.guidance.tuned`,
-benchmarks/tuning/TUNING.md) for every option the caller does not pass; ``defaults(method, A)``
-returns what will be used.  For super-resolution every method's tuned default includes ``average``
-> 1 (the posterior-mean estimate; pass ``average=1`` for one sample).  Exactness (below) is stated for the paper settings.
+**Per-task defaults of the point estimate.**  The table above is each method's paper setting
+(``DEFAULTS``).  When the operator tells the task (blur → deblur, Downsample → sr, Inpainting →
+inpaint, Identity → denoise), ``solve`` uses the values tuned for PSNR on training images
+(`restore.guidance.tuned`, benchmarks/tuning/TUNING.md) for every option the caller does not pass;
+``defaults(method, A)`` returns what will be used.  For super-resolution every method's tuned
+default includes ``average`` > 1.  ``sample_posterior`` ignores that table: it uses
+``sampling_defaults(method)`` (`restore.guidance.posterior`), the same for every task.
 
 The paper settings are as published, except DDNM's singular-value
 cut-off s_min (DDRM's code uses 0.03) and DAPS's r_t (the paper's r_t = σ_t is ``r="sigma"``), both
@@ -63,7 +78,8 @@ below which a spectral component counts as unmeasured when σ_y > 0.  Operators 
 falls back to ddnm, projection with σ_y > 0 to pigdm (both warn); pigdm, ddnm, diffpir and wiener
 then solve their linear systems by conjugate gradient (slow for ill-conditioned blurs at large sizes).
 
-Exact for an isotropic Gaussian prior N(μ, ¼I) (up to grid/Monte-Carlo error; benchmarks/EXACTNESS.md): ``projection`` and ``pigdm``.
+Exact for an isotropic Gaussian prior N(μ, ¼I) (up to grid/Monte-Carlo error; benchmarks/EXACTNESS.md):
+``projection`` and ``pigdm`` (any prior variance v with ``data_var=v``) at their sampling settings.
 """
 from __future__ import annotations
 
@@ -71,10 +87,13 @@ import difflib
 
 import torch
 
-from . import baselines, daps, ddnm, ddrm, diffpir, dps, pigdm, projection, tuned
+from . import baselines, daps, ddnm, ddrm, diffpir, dps, pigdm, posterior, projection, tuned
 from .base import Problem, chain_groups, image_seeds
+from .chains import run_chains
+from .posterior import SAMPLING
 
-__all__ = ["solve", "METHODS", "DEFAULTS", "COMMON_OPTIONS", "defaults", "image_seeds", "chain_groups"]
+__all__ = ["solve", "sample_posterior", "METHODS", "DEFAULTS", "SAMPLING", "COMMON_OPTIONS", "defaults",
+           "sampling_defaults", "image_seeds", "chain_groups"]
 
 #: name → (description, handles σ_y > 0, needs an SVD)
 METHODS = {
@@ -128,15 +147,26 @@ def _check_method(method: str) -> str:
     return method.lower()
 
 
-def solve(y, A, prior, method: str = "diffpir", sigma_y=0.0, steps=None, seed=0, samples: int = 1,
-          callback=None, clamp: bool = True, schedule=None, **options) -> torch.Tensor:
-    """Posterior samples of x given y = 𝒜x + σ_y n (module docstring): (K·B, C, H, W), sample-major."""
+def sampling_defaults(method: str) -> dict:
+    """The options ``sample_posterior`` uses for ``method`` when none are passed: DEFAULTS, then
+    SAMPLING (`restore.guidance.posterior`) — the same for every task, never ``average``."""
+    return posterior.options(_check_method(method))
+
+
+def solve(y, A, prior, method: str = "diffpir", sigma_y=0.0, steps=None, seed=0, callback=None,
+          clamp: bool = True, schedule=None, **options) -> torch.Tensor:
+    """Point estimate of x given y = 𝒜x + σ_y n: (B, C, H, W), one image per input, at the settings
+    tuned for PSNR (may be low-variance settings and may average M chains, ``average=M``; module
+    docstring).  Not a posterior sample: for K posterior draws call `sample_posterior`."""
     method = _check_method(method)
+    if "samples" in options:
+        raise TypeError("restore.solve returns one point estimate per image and takes no 'samples'; for K "
+                        "posterior samples call restore.sample_posterior(y, A, prior, method=..., samples=K)")
     run = _RUN[method]
     if method in ("pinv", "wiener"):
         for name in ("steps", *COMMON_OPTIONS):
             options.pop(name, None)
-        p = Problem(y, A, prior, sigma_y, samples, seed, schedule=schedule, callback=callback)
+        p = Problem(y, A, prior, sigma_y, 1, seed, schedule=schedule, callback=callback)
         with torch.no_grad():
             x = run(p, **options).detach()
         return x.clamp(0, 1) if clamp else x
@@ -145,27 +175,37 @@ def solve(y, A, prior, method: str = "diffpir", sigma_y=0.0, steps=None, seed=0,
     average = _check_average(options.pop("average", COMMON_OPTIONS["average"]))
     if steps is not None:
         options["steps"] = int(steps)
-    chains = int(samples) * average  # chain j = m·K + k: sample k of average m
-    first = Problem(y, A, prior, sigma_y, samples, seed, schedule=schedule, callback=callback, start=start)
-    seeds = first.seeds  # resolved once (seed=None / a Generator must not re-draw per group)
-    pixels = first.image_shape[-2] * first.image_shape[-1]
-    parts = []
-    for group in chain_groups(chains, first.B, pixels):
-        p = Problem(y, A, prior, sigma_y, len(group), seeds, schedule=schedule, callback=callback, start=start,
-                    chains=group)
-        try:
-            with torch.no_grad():
-                parts.append(run(p, **options).detach())
-        except TypeError as err:
-            if "unexpected keyword" in str(err):
-                raise TypeError(f"method {method!r}: {err}") from None
-            raise
-    x = torch.cat(parts) if len(parts) > 1 else parts[0]  # rows j·B + b
+    x = run_chains(method, run, y, A, prior, sigma_y, average, seed, options, callback=callback,
+                   schedule=schedule, start=start)  # rows m·B + b
     if clamp:
         x = x.clamp(0, 1)
-    if average > 1:
-        x = x.view(average, -1, *x.shape[1:]).mean(0)  # rows m·(K·B) + k·B + b → k·B + b
-    return x
+    return x.view(average, -1, *x.shape[1:]).mean(0) if average > 1 else x
+
+
+def sample_posterior(y, A, prior, method: str = "pigdm", sigma_y=0.0, samples: int = 1, steps=None, seed=0,
+                     callback=None, clamp: bool = True, schedule=None, **options) -> torch.Tensor:
+    """K = ``samples`` independent posterior draws of x given y = 𝒜x + σ_y n per image:
+    (K·B, C, H, W), sample-major (row k·B + b), at the method's sampling settings
+    (``sampling_defaults(method)``, checked against the closed-form Gaussian posterior), never
+    averaged and never the PSNR-tuned values; options passed explicitly override the table."""
+    method = _check_method(method)
+    if "average" in options:
+        raise ValueError("sample_posterior returns posterior samples and never averages them (an average of "
+                         "M draws has 1/M of the posterior variance); for the Monte-Carlo posterior-mean "
+                         "estimate call restore.solve(..., average=M), or average the samples yourself")
+    try:
+        whole = not isinstance(samples, bool) and float(samples).is_integer() and int(samples) >= 1
+    except (TypeError, ValueError):
+        whole = False
+    if not whole:
+        raise ValueError(f"samples must be a whole number ≥ 1 of posterior draws, got {samples!r}")
+    options = {**posterior.options(method), **options}
+    start = options.pop("start", COMMON_OPTIONS["start"])
+    if steps is not None:
+        options["steps"] = int(steps)
+    x = run_chains(method, _RUN[method], y, A, prior, sigma_y, int(samples), seed, options, callback=callback,
+                   schedule=schedule, start=start)
+    return x.clamp(0, 1) if clamp else x
 
 
 def _check_average(average) -> int:

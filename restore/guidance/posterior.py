@@ -1,0 +1,52 @@
+"""Sampling settings: the options `restore.sample_posterior` uses, one table per method, chosen so
+that the draws are posterior samples — checked against the closed-form posterior of an isotropic
+Gaussian prior (benchmarks/exactness.py, benchmarks/EXACTNESS.md), never tuned for PSNR.
+
+    options(method) = {**DEFAULTS[method], **SAMPLING[method]}      (the same for every task)
+
+With x ~ N(μ, v I), y = 𝒜x + σ_y n the posterior is N(m_post, Σ_post),
+Σ_post = (𝒜ᵀ𝒜/σ_y² + I/v)⁻¹, m_post = Σ_post(𝒜ᵀy/σ_y² + μ/v) (`restore.guidance.exact`); a setting
+is kept when K draws have a mean within a small fraction of ‖m_post − μ‖ (the prior→posterior shift)
+and a spread close to Σ_post.  Why each value (8×8×3 images, σ_y = 0.05, 256 draws; the table with
+every number is benchmarks/EXACTNESS.md):
+
+* projection — DDPM ancestral steps (η = None; the PSNR-tuned deblur/denoise η = 0 keeps 0.09 of the
+  posterior variance and misses the mean by 1.7 shifts), 100 steps: exact up to the grid.
+* pigdm — η = 1 (DDPM variance), 100 steps; exact when the prior's variance is ``data_var`` (default:
+  the schedule's, ¼ for a [-1, 1] network; pass ``data_var=v`` for another v).
+* ddrm — the paper's η = 0.85, η_b = 1, 20 steps (100 steps re-inject the noisy weak components
+  more often: 0.53 of the shift on blur; η = 1 under-disperses to 0.44–0.49 of the variance).
+* ddnm — the paper's η = 0.85, 100 steps (η = 1 under-disperses to 0.47–0.50).
+* diffpir — λ = 1, ζ = 0.8, 100 steps.  λ = 1 makes the data step the mode of the Gaussian
+  approximation N(x₀; x̂₀, σ_t²) N(y; 𝒜x₀, σ_y²) (ρ_t = σ_y²/σ_t²); the paper's λ = 7 over-weights
+  x̂₀ (0.39 of the shift on blur), ζ = 1 under-disperses (0.46 of the variance).
+* daps — x̂₀ = one denoiser call (``ode_steps`` = 1: E[x₀ | x_t], the mean the Langevin target
+  N(x₀; x̂₀, r_t²) assumes; a 5-step ODE x̂₀ is sample-like and the draws over-disperse ×1.6–2.0),
+  Langevin noise on (``noise`` = 1), 100 annealing levels.
+* dps — as published: ζ = 0.3, 1000 steps (at 100 steps it lands 0.4–0.75 of the shift away).
+
+``average`` is never a sampling setting: an average of M draws has 1/M of the posterior variance.
+"""
+from __future__ import annotations
+
+__all__ = ["SAMPLING", "options"]
+
+#: method → the options that make its draws posterior samples (on top of the method's DEFAULTS)
+SAMPLING: dict[str, dict] = {
+    "projection": {"steps": 100, "eta": None},
+    "pigdm": {"steps": 100, "eta": 1.0, "scale": 1.0},
+    "ddrm": {"steps": 20, "eta": 0.85, "eta_b": 1.0},
+    "ddnm": {"steps": 100, "eta": 0.85},
+    "diffpir": {"steps": 100, "lam": 1.0, "zeta": 0.8},
+    "daps": {"steps": 100, "ode_steps": 1, "langevin_steps": 20, "lr": 0.5, "noise": 1.0},
+    "dps": {"steps": 1000, "zeta": 0.3},
+}
+
+
+def options(method: str) -> dict:
+    """The sampling options of ``method``: its DEFAULTS overridden by SAMPLING (no ``average``)."""
+    from . import DEFAULTS
+    if method not in SAMPLING:
+        raise ValueError(f"{method!r} has no posterior samples (a deterministic baseline); "
+                         f"sample with one of: {', '.join(SAMPLING)}")
+    return {**DEFAULTS[method], **SAMPLING[method]}
