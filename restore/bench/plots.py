@@ -1,9 +1,18 @@
 """Plots of a results table (matplotlib, Agg backend): PSNR vs network evaluations, example grid."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+from ..io import atomic_write
 from .results import _mean_std, groups
+
+
+def _save(fig, path: Path) -> None:
+    """Render to memory, then write atomically (an interrupted run never leaves half a PNG)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    atomic_write(path, buf.getvalue())
 
 
 def _plt():
@@ -37,7 +46,7 @@ def psnr_vs_nfe(rows, path) -> Path:
     axes[0][-1].legend(fontsize=7, loc="best")
     fig.tight_layout()
     path = Path(path)
-    fig.savefig(path, dpi=110)
+    _save(fig, path)
     plt.close(fig)
     return path
 
@@ -81,6 +90,6 @@ def example_grid(rows, results_dir, path, image: str | None = None) -> Path:
     fig.suptitle(f"examples: {image}", fontsize=8)
     fig.tight_layout()
     path = Path(path)
-    fig.savefig(path, dpi=110)
+    _save(fig, path)
     plt.close(fig)
     return path

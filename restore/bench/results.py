@@ -14,6 +14,8 @@ import os
 import statistics
 from pathlib import Path
 
+from ..io import atomic_write
+
 COLUMNS = ["image", "task", "method", "steps", "seed", "psnr", "ssim", "seconds", "nfe", "peak_mem_mb",
            "mem_kind", "sigma_y", "sigma_y_units", "job_seed", "size", "device", "rank", "finished"]
 KEY = ("image", "task", "method", "steps", "seed")
@@ -57,15 +59,12 @@ def write_rows(path, rows) -> None:
     """Write the whole table atomically (temporary file + rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, COLUMNS, extrasaction="ignore")
-        w.writeheader()
-        for r in rows:
-            w.writerow(_format(r))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    buf = io.StringIO(newline="")
+    w = csv.DictWriter(buf, COLUMNS, extrasaction="ignore")
+    w.writeheader()
+    for r in rows:
+        w.writerow(_format(r))
+    atomic_write(path, buf.getvalue().encode("utf-8"))  # the temporary goes on any exception or Ctrl-C
 
 
 def _format(row: dict) -> dict:

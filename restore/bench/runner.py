@@ -12,6 +12,10 @@ Layout of RESULTS/:
 
 Resume: a job whose key (image, task, method, steps, seed) is in results.csv or any shard is skipped;
 rows are appended and fsynced one at a time, so an interrupted run loses at most the row in flight.
+A row is committed with its image and JSON record in one section that Ctrl-C/SIGTERM cannot split
+(`restore.interrupts.deferred_signals`), every file written atomically (temporary + rename): an
+interrupted run leaves no temporary file and no image without its row.  One run per folder: rank 0
+holds ``RESULTS/.restore-bench.lock`` (`lock`); a second run on the same folder is refused.
 """
 from __future__ import annotations
 
@@ -25,10 +29,12 @@ from pathlib import Path
 
 import torch
 
-from ..io import read_image, write_image
+from ..interrupts import deferred_signals
+from ..io import atomic_write, encode_image, read_image
 from ..metrics import psnr, ssim
 from .. import distributed
 from . import methods as M, plots, results, tasks as T
+from .lock import ResultsLock
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 CRASH_ENV = "RESTORE_BENCH_CRASH_AFTER"  # testing: os._exit after this many new rows (simulates a kill)
@@ -102,8 +108,31 @@ class PeakMemory:
         return False
 
 
-def _write_png(path: Path, x: torch.Tensor) -> None:
-    write_image(path, x.detach().float().cpu().clamp(0, 1), overwrite=True)
+def _png(path: Path, x: torch.Tensor) -> bytes:
+    return encode_image(path, x.detach().float().cpu().clamp(0, 1))
+
+
+def _commit(files: dict, appender=None, row=None) -> None:
+    """Write ``{path: bytes}`` atomically and append ``row``, as one section signals cannot split."""
+    with deferred_signals():
+        for path, data in files.items():
+            atomic_write(path, data)
+        if appender is not None:
+            appender.append(row)
+
+
+def _lock(out: Path, dist, dev):
+    """Rank 0 locks the folder; every rank learns whether it could (a collective decision)."""
+    lock, err = None, None
+    if dist.is_main:
+        try:
+            lock = ResultsLock(out)
+        except ValueError as e:
+            err = e
+    [ok] = distributed.broadcast_flags(dist, [err is None], dev)
+    if not ok:
+        raise err or ValueError(f"results folder {str(out)!r} is in use by another 'restore bench'")
+    return lock
 
 
 def run_bench(data, task_list, method_list, out, steps=None, limit=None, crop=256, prior="default",
@@ -123,8 +152,10 @@ def run_bench(data, task_list, method_list, out, steps=None, limit=None, crop=25
     dist = distributed.from_env()
     dev = distributed.device_for(dist, device)
     dist = distributed.init(dev)
+    lock = None
     try:
         out.mkdir(parents=True, exist_ok=True)
+        lock = _lock(out, dist, dev)
         table = out / "results.csv"
         shard_dir = out / "shards"
         own_file = table if dist.world == 1 else shard_dir / f"rank{dist.rank}.csv"
@@ -156,13 +187,15 @@ def run_bench(data, task_list, method_list, out, steps=None, limit=None, crop=25
                 f.unlink()
             shard_dir.rmdir()
         md = results.summary_markdown(rows)
-        (out / "summary.md").write_text(md)
+        atomic_write(out / "summary.md", md.encode("utf-8"))
         echo(md)
         if plots_enabled and rows:
             plots.psnr_vs_nfe(rows, out / "psnr_vs_nfe.png")
             plots.example_grid(rows, out, out / "examples.png")
         return rows
     finally:
+        if lock is not None:
+            lock.release()
         dist.close()
 
 
@@ -191,11 +224,12 @@ def _compute(jobs, out, own_file, steps, crop, prior_name, sigma_y, seed, dev, d
             m = cache_meas[(name, task)]
             d = image_dir(out, name, task)
             d.mkdir(parents=True, exist_ok=True)
-            if not (d / "measurement.png").is_file():
-                _write_png(d / "truth.png", x)
-                _write_png(d / "measurement.png", m.y)
+            if not (d / "measurement.png").is_file():  # measurement.png last: it marks the set complete
+                files = {d / "truth.png": _png(d / "truth.png", x)}
                 if m.mask is not None:
-                    _write_png(d / "mask.png", m.mask.expand(1, 1, *m.mask.shape[-2:]))
+                    files[d / "mask.png"] = _png(d / "mask.png", m.mask.expand(1, 1, *m.mask.shape[-2:]))
+                files[d / "measurement.png"] = _png(d / "measurement.png", m.y)
+                _commit(files)
             md = T.Measurement(m.task, m.A, m.y.to(dev), m.sigma_y, m.seed, m.spec, m.mask)
             counted = M.CountingPrior(prior) if prior is not None else None
             solver_seed = T.ops.derive_seed(js, T.SOLVER_STREAM)
@@ -217,13 +251,10 @@ def _compute(jobs, out, own_file, steps, crop, prior_name, sigma_y, seed, dev, d
                    "device": str(dev), "rank": dist.rank,
                    "finished": datetime.now(timezone.utc).isoformat(timespec="microseconds")}
             stem = f"{method}_s{n_steps}_seed{seed}"
-            _write_png(d / f"{stem}.png", xhat)
             record = {**row, "solver_seed": solver_seed, "prior": str(prior_name), "crop": crop,
                       "source": str(path), "operator": m.spec}
-            tmp = d / f".{stem}.json.tmp{os.getpid()}"
-            tmp.write_text(json.dumps(record, indent=1))
-            os.replace(tmp, d / f"{stem}.json")
-            appender.append(row)
+            _commit({d / f"{stem}.png": _png(d / f"{stem}.png", xhat),
+                     d / f"{stem}.json": json.dumps(record, indent=1).encode("utf-8")}, appender, row)
             rows.append(row)
             echo(f"[rank {dist.rank}] {n}/{len(jobs)} {name} {task} {method}: {row['psnr']:.2f} dB "
                  f"{row['ssim']:.4f} {seconds:.1f}s nfe={row['nfe']}")

@@ -20,7 +20,7 @@ import sys
 import click
 
 from .. import __version__
-from .interrupts import Terminated, sigterm_raises
+from ..interrupts import Terminated, sigterm_raises
 
 #: exceptions that mean "the input is bad", reported in one line
 BAD_INPUT = (ValueError, FileNotFoundError, FileExistsError, IsADirectoryError, PermissionError, OSError,

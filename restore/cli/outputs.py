@@ -33,7 +33,7 @@ from pathlib import Path
 
 from ..io import SUPPORTED_WRITE_EXTENSIONS
 from .files import same_file
-from .interrupts import deferred_signals
+from ..interrupts import deferred_signals
 
 #: what each kind of output can be written as (by extension)
 EXTENSIONS = {

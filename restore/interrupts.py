@@ -13,6 +13,7 @@ import threading
 from contextlib import contextmanager
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_held: list | None = None  # signals recorded by the outermost `deferred_signals` block in progress
 
 
 class Terminated(KeyboardInterrupt):
@@ -50,17 +51,22 @@ def deferred_signals():
     The Python-level handlers are swapped for a recorder during the block (signal masks would not
     do: any thread may take a process signal), so the block is never split by Ctrl-C or ``kill``;
     afterwards the first held signal raises KeyboardInterrupt (SIGINT) or `Terminated` (SIGTERM).
+    Nested blocks are part of the outermost one.
     """
-    if not _main_thread():
+    global _held
+    if not _main_thread() or _held is not None:
         yield
         return
-    held = []
-    previous = {s: signal.signal(s, lambda signum, frame: held.append(signum)) for s in SIGNALS}
+    held = _held = []
     try:
-        yield
+        previous = {s: signal.signal(s, lambda signum, frame: held.append(signum)) for s in SIGNALS}
+        try:
+            yield
+        finally:
+            for s, h in previous.items():
+                signal.signal(s, h)
     finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
+        _held = None
     if held:
         if held[0] == signal.SIGTERM:
             raise Terminated()
