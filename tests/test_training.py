@@ -240,3 +240,19 @@ def test_sharded_checkpoint_roundtrip(tmp_path):
     files[1].unlink()
     with pytest.raises(FileNotFoundError):
         load_denoiser(tmp_path / "big")
+
+
+def test_shipped_prior_names(tmp_path, monkeypatch):
+    """'large' is used on CUDA only when installed; a missing shipped prior is one clear error."""
+    from restore.models import registry
+
+    monkeypatch.setattr(registry, "WEIGHTS_DIR", tmp_path)
+    assert registry.auto_prior("cpu") == registry.auto_prior("cuda") == "default"
+    with pytest.raises(FileNotFoundError, match="'large' prior is not installed"):
+        registry.load_prior("large", device="cpu")
+    torch.manual_seed(0)
+    save_denoiser(Preconditioned(UNet(3, 3, base=8, mults=(1, 2), blocks=1), "edm"), tmp_path / "large", half=True,
+                  max_shard_bytes=2000)
+    assert registry.auto_prior("cuda") == "large" and registry.auto_prior("cpu") == "default"
+    prior = registry.load_prior("large", device="cpu")
+    assert prior.denoise(torch.rand(1, 3, 8, 8), 0.1).shape == (1, 3, 8, 8)

@@ -83,6 +83,11 @@ def test_several_folders_downscale_and_validation(tmp_path):
     means = full.reshape(32, 2, 40, 2, 3).mean(axis=(1, 3))
     assert np.abs(images[3].permute(1, 2, 0).numpy() - means).max() <= 1.0
     assert parse_source("x:y").folder.name == "x:y"  # only an integer suffix is a factor
+    # images smaller than the patch: refused, or left out with --skip-small
+    with pytest.raises(DataError, match="smaller than the 40×40 patch"):
+        load_sources([parse_source(str(a)), parse_source(f"{b}:2")], patch=40, n_val=2)
+    images, _, files = load_sources([parse_source(str(a)), parse_source(f"{b}:2")], 40, 2, skip_small=True)
+    assert len(images) == len(files) == 3 and all(f.parent == a for f in files)
 
 
 def test_validation_never_reuses_training_images(tmp_path):

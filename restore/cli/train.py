@@ -25,6 +25,7 @@ import click
 @click.option("--max-minutes", default=0.0, show_default=True,
               help="Stop, with a checkpoint, after this much wall time (0: run to --steps).")
 @click.option("--val-images", default=8, show_default=True, help="Images of the first folder held out for validation.")
+@click.option("--skip-small", is_flag=True, help="Leave out images smaller than the patch (default: refuse them).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--bf16", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
               help="bf16 autocast; auto: on CUDA and on CPUs with native bf16 only.")
@@ -35,7 +36,7 @@ import click
 @click.option("--init", "init", default=None, type=click.Path(),
               help="Without a state to resume: start from this restore checkpoint (e.g. restore/weights/default).")
 def train(data, out, steps, batch, patch, lr, objective, base, mults, blocks, ckpt_every, ckpt_minutes, max_minutes,
-          val_images, device, bf16, compile_, seed, threads, resume, init):
+          val_images, skip_small, device, bf16, compile_, seed, threads, resume, init):
     """Train a denoiser prior on random patches of the images in DATA."""
     from ..training.loop import TrainConfig, train as run
 
@@ -45,7 +46,7 @@ def train(data, out, steps, batch, patch, lr, objective, base, mults, blocks, ck
         raise click.BadParameter(f"{mults!r} is not a comma-separated list of integers", param_hint="--mults") from None
     cfg = TrainConfig(data=list(data), out=out, steps=steps, batch=batch, patch=patch, lr=lr, objective=objective,
                       base=base, mults=levels, blocks=blocks, ckpt_every=ckpt_every, ckpt_minutes=ckpt_minutes,
-                      max_minutes=max_minutes, val_images=val_images, device=device,
+                      max_minutes=max_minutes, val_images=val_images, skip_small=skip_small, device=device,
                       bf16={"auto": "auto", "on": True, "off": False}[bf16], compile=compile_, seed=seed,
                       threads=threads)
     path = run(cfg, resume=resume, init=init)

@@ -12,6 +12,7 @@ resumed run continues the same stream of patches on any device.
 """
 from __future__ import annotations
 
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,12 +93,13 @@ def split_validation(files: list[Path], n_val: int) -> tuple[list[Path], list[Pa
     return [f for f in files if f not in held], val
 
 
-def load_sources(sources: list[Source], patch: int, n_val: int):
+def load_sources(sources: list[Source], patch: int, n_val: int, skip_small: bool = False):
     """Decode every training image once.
 
     Returns (train images, validation images, train files): validation images come from the first
     source, as (1, 3, h, w) float crops in [0, 1] of at most 256² around the centre.
-    Images smaller than ``patch`` (after downscaling) are an error naming the file.
+    Images smaller than ``patch`` (after downscaling) are an error naming the file, or with
+    ``skip_small`` left out (and counted on stderr).
     """
     if not sources:
         raise DataError("no training data: give --data DIR at least once")
@@ -107,20 +109,29 @@ def load_sources(sources: list[Source], patch: int, n_val: int):
         if i == 0:
             files, val_files = split_validation(files, n_val)
         train_files += [(f, src.downscale) for f in files]
-    images = []
+    images, kept = [], []
     for f, factor in train_files:
         img = load_rgb_uint8(f, factor)
         if min(img.shape[-2:]) < patch:
+            if skip_small:
+                continue
             raise DataError(f"training image {f} is {img.shape[-1]}×{img.shape[-2]} after downscaling by "
-                            f"{factor}, smaller than the {patch}×{patch} patch (remove it or lower --patch)")
+                            f"{factor}, smaller than the {patch}×{patch} patch (remove it, lower --patch "
+                            f"or pass --skip-small)")
         images.append(img)
+        kept.append(f)
+    if len(kept) < len(train_files):
+        print(f"skipped {len(train_files) - len(kept)} training image(s) smaller than {patch}×{patch}",
+              file=sys.stderr, flush=True)
+    if not images:
+        raise DataError(f"no training image is at least {patch}×{patch}")
     val = []
     for f in val_files:
         v = load_rgb_uint8(f, sources[0].downscale).float()[None] / 255
         H, W = v.shape[-2:]
         c = min(128, H // 2, W // 2)
         val.append(v[..., H // 2 - c: H // 2 + c, W // 2 - c: W // 2 + c])
-    return images, val, [f for f, _ in train_files]
+    return images, val, kept
 
 
 def _symmetry(u: torch.Tensor, v: torch.Tensor, op: torch.Tensor, p: int):
@@ -173,12 +184,13 @@ class PatchSampler:
         H, W = self.heights[n], self.widths[n]
         r = (torch.rand(size, generator=gen, dtype=torch.float64) * (H - patch + 1)).long()
         c = (torch.rand(size, generator=gen, dtype=torch.float64) * (W - patch + 1)).long()
-        ar = torch.arange(patch)
+        dev = self.device  # the B draws above come from the CPU stream; the p² work happens on the device
+        start, W, op = (self.offsets[n] + r * W + c).to(dev), W.to(dev), op.to(dev)
+        ar = torch.arange(patch, device=dev)
         su, sv = _symmetry(ar.view(1, -1, 1).expand(size, patch, patch),
                            ar.view(1, 1, -1).expand(size, patch, patch), op, patch)
-        index = self.offsets[n, None, None] + (r[:, None, None] + su) * W[:, None, None] + c[:, None, None] + sv
-        dev = self.device
-        out = self.flat[:, index.to(dev).reshape(-1)].view(3, size, patch, patch).transpose(0, 1)
+        index = start[:, None, None] + su * W[:, None, None] + sv
+        out = self.flat[:, index.reshape(-1)].view(3, size, patch, patch).transpose(0, 1)
         out = out.float() / 255.0
         g = gray.to(dev).view(-1, 1, 1, 1)
         out = torch.where(g, (out * self.luma).sum(1, keepdim=True).expand_as(out), out)

@@ -64,6 +64,7 @@ class TrainConfig:
     compile: bool = False
     max_minutes: float = 0.0  # stop (with a checkpoint) after this much wall time; 0: no limit
     ckpt_minutes: float = 0.0  # also checkpoint every this many minutes; 0: by steps only
+    skip_small: bool = False  # drop images smaller than the patch instead of refusing them
 
     @property
     def sources(self):
@@ -165,13 +166,15 @@ def _step(run: Run, loss_fn, cfg: TrainConfig, sampler: PatchSampler, alpha_bar,
     return loss.detach()
 
 
-def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, init: str | None = None) -> Path:
+def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, init: str | None = None,
+          on_checkpoint=None) -> Path:
     """Run (or resume) training; returns the output folder.
 
     ``resume``: continue from ``OUT/state.pt`` (weights, EMA, optimiser, every rank's data stream)
     when present; a state of another architecture is refused.  ``init``: otherwise start from a
     shipped restore checkpoint (e.g. ``restore/weights/default``): network and EMA take its weights, the
-    step count continues from its recorded ``step``, the optimiser starts fresh.
+    step count continues from its recorded ``step``, the optimiser starts fresh.  ``on_checkpoint(out)``
+    is called on rank 0 after each checkpoint is written (e.g. to export the weights).
     """
     check_config(cfg)
     if cfg.threads:
@@ -182,13 +185,16 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, init: s
         S.check_resumable(out, cfg)  # before decoding any data
     d = distributed.init(device)
     try:
-        return _train(cfg, d, device, out, resume, progress, init)
+        return _train(cfg, d, device, out, resume, progress, init, on_checkpoint)
     finally:
         d.close()
 
 
-def _train(cfg, d, device, out: Path, resume, progress, init) -> Path:
-    images, val, train_files = load_sources(cfg.sources, cfg.patch, cfg.val_images)
+def _train(cfg, d, device, out: Path, resume, progress, init, on_checkpoint) -> Path:
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    images, val, train_files = load_sources(cfg.sources, cfg.patch, cfg.val_images, cfg.skip_small)
     sampler = PatchSampler(images, gray_prob=cfg.gray_prob, device=device)
     del images
     run = build(cfg, device, d.rank)
@@ -242,6 +248,8 @@ def _train(cfg, d, device, out: Path, resume, progress, init) -> Path:
             if due:
                 rate = seen / (now - t_start)
                 _checkpoint(run, cfg, d, out, val, float(loss_acc) / max(n_acc, 1), rate)
+                if on_checkpoint is not None and d.is_main:
+                    on_checkpoint(out)
                 loss_acc.zero_()
                 n_acc, t_ckpt = 0, time.time()
             if stop:
