@@ -2,7 +2,7 @@
 
     x̂  = restore.solve(y, A, prior, method="diffpir", sigma_y=0.05, steps=None, seed=0, callback=None,
                        **options)                                   # a point estimate: (B, C, H, W)
-    xs = restore.sample_posterior(y, A, prior, method="pigdm", sigma_y=0.05, samples=K, steps=None,
+    xs = restore.sample_posterior(y, A, prior, method="projection", sigma_y=0.05, samples=K, steps=None,
                                   seed=0, callback=None, **options)  # K posterior draws: (K·B, C, H, W)
 
 **Point estimate** (`solve`, the default of the CLI): one image per input, at the settings tuned
@@ -182,7 +182,7 @@ def solve(y, A, prior, method: str = "diffpir", sigma_y=0.0, steps=None, seed=0,
     return x.view(average, -1, *x.shape[1:]).mean(0) if average > 1 else x
 
 
-def sample_posterior(y, A, prior, method: str = "pigdm", sigma_y=0.0, samples: int = 1, steps=None, seed=0,
+def sample_posterior(y, A, prior, method: str = "projection", sigma_y=0.0, samples: int = 1, steps=None, seed=0,
                      callback=None, clamp: bool = True, schedule=None, **options) -> torch.Tensor:
     """K = ``samples`` independent posterior draws of x given y = 𝒜x + σ_y n per image:
     (K·B, C, H, W), sample-major (row k·B + b), at the method's sampling settings
