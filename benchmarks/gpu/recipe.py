@@ -72,6 +72,7 @@ def main(argv=None) -> None:
     ap.add_argument("--work", default=None, help="training state folder (default: runs/gpu_MODEL)")
     ap.add_argument("--steps", type=int, default=10**7)
     ap.add_argument("--compile", action="store_true")
+    ap.add_argument("--batch", type=int, default=None, help="override the preset's batch (e.g. a smaller GPU)")
     a = ap.parse_args(argv)
     t0 = time.time()
     pack, out = Path(a.pack), Path(a.out)
@@ -83,7 +84,7 @@ def main(argv=None) -> None:
     print(f"model {a.model}: {why}; data {manifest['images']}", flush=True)
     cfg = TrainConfig(data=[str(pack / s) for s in manifest["sources"]], out=str(work), steps=a.steps,
                       device=a.device, max_minutes=a.minutes, ckpt_minutes=1.0, ckpt_every=10**9,
-                      compile=a.compile, **preset(a.model))
+                      compile=a.compile, **{**preset(a.model), **({"batch": a.batch} if a.batch else {})})
     train(cfg, resume=resume, init=init, progress=False, on_checkpoint=lambda w: export(a.model, w, out))
     export(a.model, work, out)
     best = json.loads((out / f"{a.model}.json").read_text())
