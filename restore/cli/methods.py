@@ -69,9 +69,9 @@ def default_steps(method: str, A=None):
 
 
 def default_samples(method: str, A=None) -> int:
-    """How many posterior samples the CLI averages when --samples is not given: the method's tuned
-    ``average`` for operator ``A`` (e.g. several DDRM samples for SR, where their mean beats one
-    sample in PSNR), else 1."""
+    """How many chains the CLI's point estimate (no --samples: `restore.solve`) averages: the method's
+    tuned ``average`` for operator ``A`` (e.g. several DDRM chains for SR, where their mean beats one
+    in PSNR), else 1."""
     return int(_default_option(method, A, "average", 1))
 
 

@@ -22,9 +22,13 @@ sample x̃ has E‖x − x̃‖² = 2 tr Cov[x | y], twice the error of E[x | y]
 pseudo-inverse is already exact on the measured 1/16 of the spectrum, and single samples of DDRM,
 DDNM, ΠGDM, projection and DPS lost to it on the training crops (their extra variance in the missing
 high frequencies cost more than the prior's gain).  Every method's SR default therefore returns the
-mean of ``average`` = M posterior samples (`restore.solve`), with fewer steps per chain (at a fixed
+mean of ``average`` = M chains (`restore.solve`), with fewer steps per chain (at a fixed
 budget, fewer steps and more chains won; DiffPIR 25 × 4 beat its single 100-step sample at the same
-100 network evaluations).  Pass ``average=1`` for one sample.
+100 network evaluations).  Pass ``average=1`` for one chain.
+
+These values make the *point estimate* (`restore.solve`) and only that: several are low-variance
+settings and the SR ones average, so they are not posterior samplers.  `restore.sample_posterior`
+never reads this table; it uses the sampling settings of `restore.guidance.posterior`.
 """
 from __future__ import annotations
 
