@@ -144,4 +144,13 @@ def read_mask(path: str, shape) -> torch.Tensor:
     """The inpainting mask in ``path`` (1 = known), checked to be (H, W) = ``shape[-2:]``."""
     what = f"mask file {path!r}"
     _guard(path, what, MAX_PIXELS)
+    if os.path.splitext(path)[1].lower() in (".npy", ".npz"):
+        def finite():
+            a = np.load(path, allow_pickle=False)
+            if isinstance(a, np.lib.npyio.NpzFile):
+                with a:
+                    a = a[a.files[0]] if a.files else np.zeros(0)
+            if a.dtype.kind == "f" and not np.isfinite(a).all():
+                raise ValueError(f"{what} contains NaN or Inf values")
+        _call(finite, what)
     return _call(lambda: ops.mask_from_file(path, shape=shape), what)

@@ -12,6 +12,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +23,7 @@ import operators as ops
 
 from ..io import encode_image, read_image
 from . import methods as M
-from . import specs, tiling
+from . import memory, specs, tiling
 from .files import default_output
 from .noise_level import estimate_sigma
 from .outputs import OutputSet
@@ -87,14 +88,16 @@ PRIOR_FORMS = ("a restore checkpoint is NAME.safetensors + NAME.json; also accep
 
 
 def check_prior_path(name: str) -> None:
-    """Raise ValueError, naming the path as given, unless ``name`` is 'default' or looks like a loadable
-    checkpoint (cheap checks on the file names only; the loader validates the contents)."""
-    from ..models.registry import WEIGHTS_DIR
+    """Raise ValueError, naming the path as given, unless ``name`` is an installed shipped prior, 'auto',
+    or looks like a loadable checkpoint (cheap checks on file names only; the loader checks contents)."""
+    from ..models.registry import SHIPPED, installed
 
-    if name == "default":
-        if not (WEIGHTS_DIR / "default.safetensors").is_file():
-            raise ValueError("the default prior's weights are not installed (restore/weights/default.safetensors); "
-                             "pass --prior PATH to a checkpoint")
+    if name == "auto":
+        return
+    if name in SHIPPED:
+        if not installed(name):
+            raise ValueError(f"the {name!r} prior is not installed ({SHIPPED[name]}); pass --prior PATH to a "
+                             f"checkpoint")
         return
     p = Path(name)
     if p.is_dir():
@@ -108,12 +111,11 @@ def check_prior_path(name: str) -> None:
     if p.is_file() and p.suffix.lower() not in (".safetensors", ".json"):
         raise ValueError(f"prior {name!r} is not a checkpoint ({PRIOR_FORMS})")
     base = p.with_suffix("") if p.suffix.lower() in (".safetensors", ".json") else p
-    have = [q for q in (base.with_suffix(".safetensors"), base.with_suffix(".json")) if q.is_file()]
-    if not have:
-        raise ValueError(f"prior {name!r} not found ({PRIOR_FORMS})")
-    if len(have) == 1:
-        other = ".json" if have[0].suffix == ".safetensors" else ".safetensors"
-        raise ValueError(f"prior {name!r} is incomplete: {str(base) + other!r} is missing ({PRIOR_FORMS})")
+    if base.with_suffix(".json").is_file():
+        return  # the config names the weights (one file or shards); the loader checks them
+    if base.with_suffix(".safetensors").is_file():
+        raise ValueError(f"prior {name!r} is incomplete: {str(base) + '.json'!r} is missing ({PRIOR_FORMS})")
+    raise ValueError(f"prior {name!r} not found ({PRIOR_FORMS})")
 
 
 def load_prior(name: str, device: torch.device):
@@ -123,7 +125,15 @@ def load_prior(name: str, device: torch.device):
 
     check_prior_path(name)
     try:
-        return _load(name, device=device)
+        with warnings.catch_warnings(record=True) as caught:  # a failed load prints its error line only
+            warnings.simplefilter("always")
+            prior = _load(name, device=device)
+        for w in caught:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        net = getattr(prior, "model", None) or getattr(prior, "net", None)
+        if isinstance(net, torch.nn.Module) and not all(bool(torch.isfinite(p).all()) for p in net.parameters()):
+            raise ValueError("its weights contain NaN or Inf values")
+        return prior
     except (KeyboardInterrupt, SystemExit):
         raise
     except torch.cuda.OutOfMemoryError:
@@ -203,6 +213,35 @@ def tile_plan(opt: str, task: str, spec: dict, shape, samples: int) -> tuple[int
     return n, min(n // 8 + k, (n - 1) // 2)
 
 
+def fit_memory(tiles, opt: Options, task: str, spec: dict, x_shape, chains: int, method: str, device):
+    """The tile plan, made smaller when the run would not fit in memory (`memory`): only with
+    ``--tile auto`` and a local operator; otherwise, or when no tile size fits, a ValueError that
+    says the estimate and the available memory."""
+    groups = M.guidance().chain_groups
+    est = memory.estimate(method, x_shape, chains, tiles[0] if tiles else None, opt.prior, groups)
+    problem = memory.check(est, device)
+    if problem is None:
+        return tiles
+    local = spec["op"] in ("blur", "identity")
+    if local and str(opt.tile).strip().lower() == "auto":
+        for n in tiling.FALLBACK_TILES:
+            if tiles and n >= tiles[0]:
+                continue
+            try:
+                t = tile_plan(str(n), task, spec, x_shape, chains)
+            except ValueError:  # the kernel is larger than this tile
+                break
+            if t and memory.check(memory.estimate(method, x_shape, chains, n, opt.prior, groups), device) is None:
+                return t
+    c, h, w = x_shape[1:]
+    hint = ("use --tile N with a smaller N, " if local and str(opt.tile).strip().lower() != "auto" else "") + \
+        ("fewer --samples, " if chains > 1 else "") + "a smaller image" + \
+        (", or --device cpu" if device.type == "cuda" else "")
+    raise ValueError(f"not enough memory: restoring this {w}x{h} image with {method} ({chains} chain(s)"
+                     f"{f', {tiles[0]}-px tiles' if tiles else ''}) {problem}; use {hint} "
+                     f"(estimate: docs/CLI.md, 'Memory')")
+
+
 def _round(v, nd=4):
     """JSON-safe number: None for missing or non-finite values (e.g. the infinite PSNR of identical images)."""
     return None if v is None or not math.isfinite(float(v)) else round(float(v), nd)
@@ -273,6 +312,7 @@ def run(task: str, image: str, spec: dict | None, opt: Options) -> int:
             click.echo(f"estimated noise level σ_y = {noise:.4f} ({noise * 255:.1f}/255)", err=True)
     tiles = tile_plan(opt.tile, task, spec, x_shape, samples)
     device = resolve_device(opt.device)
+    tiles = fit_memory(tiles, opt, task, spec, x_shape, samples, method, device)
 
     # 3. prior and solve ---------------------------------------------------------------------------
     prior = load_prior(opt.prior, device)

@@ -27,8 +27,20 @@ def noise_option(default_text: str):
              "alone is ≈ 0.001), or 'auto' to estimate it from the image.")
 
 
+#: the commands whose operator is local, so that the image can be restored in tiles (`tiling`)
+TILED = ("deblur", "denoise")
+_SIDECAR = "the JSON sidecar that 'restore simulate' wrote; alone it reads IMAGE.json.  Put it last."
+FROM_JSON_HELP = {
+    "deblur": "Rebuild the exact blur (kernel, boundary) and noise level from " + _SIDECAR,
+    "sr": "Rebuild the exact downsampling (factor, filter) and noise level from " + _SIDECAR,
+    "inpaint": "Rebuild the exact mask and noise level from " + _SIDECAR,
+    "denoise": "Take the noise level σ_y from " + _SIDECAR,
+    "colorize": "Take the noise level σ_y from " + _SIDECAR,
+}
+
+
 def common_options(task: str):
-    """Options shared by every restoration command."""
+    """Options shared by every restoration command (``--tile`` only where tiling applies)."""
     default_m = M.DEFAULTS[task][0]
 
     def deco(f):
@@ -59,13 +71,12 @@ def common_options(task: str):
                               "--reference) as .png/.pdf/.svg."),
             click.option("--reference", type=click.Path(dir_okay=False), default=None, metavar="GT",
                          help="Ground-truth image: print PSNR and SSIM of the restoration."),
-            click.option("--tile", default="auto", show_default=True, metavar="auto|off|N",
-                         help="deblur/denoise: restore in overlapping N-px tiles.  auto = 512-px tiles when "
-                              "samples·H·W > 1024² pixels (256-px for K > 4)."),
+            *([click.option("--tile", default="auto", show_default=True, metavar="auto|off|N",
+                            help="Restore in overlapping N-px tiles.  auto = 512-px tiles when samples·H·W > "
+                                 "1024² pixels (256-px for K > 4), smaller ones when the run would not fit in "
+                                 "memory.")] if task in TILED else []),
             click.option("--from-json", "from_json", is_flag=False, flag_value="", default=None,
-                         metavar="[SIDECAR]",
-                         help="Rebuild the exact operator (and noise level) from the JSON sidecar that "
-                              "'restore simulate' wrote; alone it reads IMAGE.json.  Put it last."),
+                         metavar="[SIDECAR]", help=FROM_JSON_HELP[task]),
             click.option("--json", "as_json", is_flag=True, help="Print a machine-readable result on stdout."),
             click.option("--overwrite", is_flag=True, help="Replace existing output files (never the input)."),
             click.option("-q", "--quiet", is_flag=True, help="No progress bar, no messages (errors only)."),
@@ -82,7 +93,7 @@ def _options(kw: dict) -> Options:
                    seed=kw.pop("seed"), device=kw.pop("device"), prior=kw.pop("prior"), samples=kw.pop("samples"),
                    uncertainty=kw.pop("uncertainty"), compare=kw.pop("compare"), reference=kw.pop("reference"),
                    json=kw.pop("as_json"), overwrite=kw.pop("overwrite"), quiet=kw.pop("quiet"),
-                   tile=kw.pop("tile"), from_json=kw.pop("from_json"))
+                   tile=kw.pop("tile", "off"), from_json=kw.pop("from_json"))
 
 
 def _no_conflict(ctx: click.Context, from_json, names) -> None:

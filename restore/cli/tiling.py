@@ -29,6 +29,8 @@ from operators import derive_seed
 #: tile when K·H·W exceeds this many pixels (K = samples)
 AUTO_PIXELS = 1024 * 1024
 AUTO_TILE = 512
+#: tile sides tried, largest first, when the run would not fit in memory (`pipeline.fit_memory`)
+FALLBACK_TILES = (384, 256, 192, 128, 96, 64)
 
 
 def starts(n: int, tile: int, overlap: int) -> list[int]:
