@@ -16,6 +16,8 @@ import json
 import subprocess
 import sys
 
+from restore.cli import memory
+
 METHODS = ("ddrm", "ddnm", "pigdm", "projection", "diffpir", "dps", "daps")
 SIZES = (64, 128, 256)
 
@@ -63,16 +65,20 @@ def main():
     ap.add_argument("--sizes", default=",".join(map(str, SIZES)))
     a = ap.parse_args()
     sizes = [int(s) for s in a.sizes.split(",")]
-    print(f"| method | " + " | ".join(f"{n}² (MB)" for n in sizes) + " | f (bytes/pixel) | c (MB) |")
-    print("|---|" + "---:|" * (len(sizes) + 2))
+    print("| method | " + " | ".join(f"{n}² (MB)" for n in sizes) + " | f (bytes/pixel) | c (MB) | "
+          "estimate (restore.cli.memory, MB) |")
+    print("|---|" + "---:|" * (len(sizes) + 3))
     for m in a.methods.split(","):
         rows = [measure(m, n, a.device) for n in sizes]
         px = [r["n"] ** 2 for r in rows]
-        mp, mr = sum(px) / len(px), sum(r["peak"] for r in rows) / len(rows)
-        f = sum((p - mp) * (r["peak"] - mr) for p, r in zip(px, rows)) / sum((p - mp) ** 2 for p in px)
-        c = mr - f * mp
-        print(f"| {m} | " + " | ".join(f"{r['peak'] / 2**20:.0f}" for r in rows) + f" | {f:.0f} | "
-              f"{c / 2**20:.0f} |", flush=True)
+        fit = "– | –"
+        if len(set(px)) > 1:
+            mp, mr = sum(px) / len(px), sum(r["peak"] for r in rows) / len(rows)
+            f = sum((p - mp) * (r["peak"] - mr) for p, r in zip(px, rows)) / sum((p - mp) ** 2 for p in px)
+            fit = f"{f:.0f} | {(mr - f * mp) / 2**20:.0f}"
+        est = [memory.SAFETY * (memory.FIXED + memory.BYTES_PER_PIXEL[m] * p) / 2**20 for p in px]
+        print(f"| {m} | " + " | ".join(f"{r['peak'] / 2**20:.0f}" for r in rows) + f" | {fit} | "
+              + ", ".join(f"{e:.0f}" for e in est) + " |", flush=True)
 
 
 if __name__ == "__main__":
