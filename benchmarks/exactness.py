@@ -18,7 +18,7 @@ clamping (the Gaussian prior has mass outside [0, 1]) — and we report, per met
 Criteria (issue 18): per operator, the best method has deb < 0.1 with var in (0.5, 2); every method
 has deb < 0.5.  pinv/wiener are deterministic point estimates (shown for scale, never samples).
 
-    OMP_NUM_THREADS=1 python benchmarks/exactness.py --out benchmarks/EXACTNESS.md   # ~10 min on 1 core
+    OMP_NUM_THREADS=1 python benchmarks/exactness.py --out tables.md   # the tables of benchmarks/EXACTNESS.md, ~25 min on 1 core
 """
 from __future__ import annotations
 

@@ -69,7 +69,17 @@ inpaint, Identity → denoise), ``solve`` uses the values tuned for PSNR on trai
 (`restore.guidance.tuned`, benchmarks/tuning/TUNING.md) for every option the caller does not pass;
 ``defaults(method, A)`` returns what will be used.  For super-resolution every method's tuned
 default includes ``average`` > 1.  ``sample_posterior`` ignores that table: it uses
-``sampling_defaults(method)`` (`restore.guidance.posterior`), the same for every task.
+``sampling_defaults(method)`` (`restore.guidance.posterior`), the same for every task:
+
+| method     | sampling settings (`SAMPLING`; why: `restore.guidance.posterior`)       |
+|------------|--------------------------------------------------------------------------|
+| projection | 200 DDPM steps (η = None)                                                |
+| pigdm      | 1000 steps, η = 1, ``data_var`` = the prior's variance (¼ by default)    |
+| ddrm       | 20 steps, η = 0.85, η_b = 1                                              |
+| ddnm       | 100 steps, η = 0.85                                                      |
+| diffpir    | 100 steps, λ = 1, ζ = 0.8                                                |
+| daps       | 100 levels, x̂₀ = one denoiser call, 20 Langevin steps with noise, lr 0.5 |
+| dps        | 1000 steps, ζ = 0.3 (as published)                                      |
 
 The paper settings are as published, except DDNM's singular-value
 cut-off s_min (DDRM's code uses 0.03) and DAPS's r_t (the paper's r_t = σ_t is ``r="sigma"``), both
