@@ -13,6 +13,11 @@ measurement is not shaped like the input.  Everything else has a default:
   one, otherwise conjugate gradient on (𝒜ᵀ𝒜 + ρσ²I)x = 𝒜ᵀy + ρσ²z (the optimality condition
   multiplied by σ²) started at z, so σ = 0 gives the projection of z onto {𝒜x = y};
 * ``A @ B`` is ``Compose(A, B)``: x ↦ A(B(x)).
+
+Composition  𝒜 = A₁ ∘ A₂ ∘ … ∘ Aₙ  (x ↦ A₁(A₂(…Aₙ(x)))) lives here too, beside the ``@`` that
+builds it: forward and adjoint are chained, 𝒜ᵀ = Aₙᵀ ∘ … ∘ A₁ᵀ; a composition has no SVD in general,
+so its pseudo-inverse and prox use the conjugate-gradient defaults; a composition with a single
+factor left (after dropping identities) behaves exactly like that factor.
 """
 from __future__ import annotations
 
@@ -45,6 +50,8 @@ class LinearOperator:
 
     #: relative cut-off on singular values for an SVD pseudo-inverse (None: √eps of the dtype)
     pinv_rtol: Optional[float] = None
+    #: True for operators that are the identity map (dropped from compositions)
+    is_identity: bool = False
     #: conjugate-gradient relative tolerance (None: 1e-6 in float64, 1e-5 otherwise) and cap
     cg_tol: Optional[float] = None
     cg_max_iter: int = 200
@@ -108,11 +115,54 @@ class LinearOperator:
         return float((lhs - rhs).abs() / scale)
 
     def __matmul__(self, other: "LinearOperator") -> "LinearOperator":
-        from .compose import Compose
-
         if not isinstance(other, LinearOperator):
             return NotImplemented
         return Compose(self, other)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+class Compose(LinearOperator):
+    """x ↦ A(B(x)) for ``Compose(A, B)`` (any number of factors, applied right to left)."""
+
+    def __init__(self, *factors: LinearOperator):
+        flat = []
+        for f in factors:
+            if not isinstance(f, LinearOperator):
+                raise TypeError(f"Compose expects LinearOperator factors, got {type(f).__name__}")
+            flat.extend(f.factors if isinstance(f, Compose) else [f])
+        kept = [f for f in flat if not f.is_identity]
+        self.factors = tuple(kept) if kept else tuple(flat[:1])
+
+    def forward(self, x):
+        for f in reversed(self.factors):
+            x = f.forward(x)
+        return x
+
+    def adjoint(self, y):
+        for f in self.factors:
+            y = f.adjoint(y)
+        return y
+
+    def out_shape(self, shape):
+        for f in reversed(self.factors):
+            shape = f.out_shape(shape)
+        return tuple(shape)
+
+    @property
+    def svd(self):
+        return self.factors[0].svd if len(self.factors) == 1 else None
+
+    def pinv(self, y):
+        if len(self.factors) == 1:
+            return self.factors[0].pinv(y)
+        return super().pinv(y)
+
+    def prox(self, z, y, sigma, rho):
+        if len(self.factors) == 1:
+            return self.factors[0].prox(z, y, sigma, rho)
+        return super().prox(z, y, sigma, rho)
+
+    def __repr__(self):
+        return " @ ".join(repr(f) for f in self.factors)

@@ -29,6 +29,8 @@ class IdentitySVD(SVD):
 class Identity(LinearOperator):
     """𝒜x = x."""
 
+    is_identity = True
+
     def forward(self, x):
         return x
 

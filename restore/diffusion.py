@@ -12,15 +12,19 @@ VE state in the public [0, 1] units (what priors and samplers see): with k = hi 
 
     x̃ = (x̃' − lo)/k,   σ = σ'/k        (for (-1, 1): x = (x' + 1)/2, σ = σ'/2).
 
-Predictions (one line each; VE forms are also in ``restore.priors.base``)::
+Predictions (one line each; the prior protocol's ``score``/``eps`` are the VE forms)::
 
     VE:  score = (D − x̃)/σ²,   ε̂ = (x̃ − D)/σ,   D = x̃ + σ² score = x̃ − σ ε̂       (Tweedie)
     VP:  score_t = −ε̂/√(1 − ᾱ_t),   x̂0 = (x_t − √(1 − ᾱ_t) ε̂)/√ᾱ_t = (x_t + (1 − ᾱ_t) score_t)/√ᾱ_t
 
-SDEs (score_sde_pytorch style objects: ``drift``, ``diffusion``, ``marginal``, ``reverse``)::
+SDEs (score_sde_pytorch style objects: ``drift``, ``diffusion``, ``marginal``, ``discretize``, ``reverse``)::
 
     VP:  dx = −½ β(t) x dt + √β(t) dW,        marginal N(√ᾱ(t) x0, (1 − ᾱ(t)) I),  ᾱ(t) = exp(−∫₀ᵗ β)
     VE:  dx = √(d σ²(t)/dt) dW,               marginal N(x0, σ(t)² I)
+
+The reverse SDE (Anderson 1982) dx = [f − g² ∇log p_t] dt + g dW̄ is ``sde.reverse(score_fn)``; its
+``step`` is the one discretisation the samplers of `restore.sampling` call (an Euler–Maruyama step
+whose drift and variance are integrated exactly over the interval, ``sde.discretize``).
 
 A discrete DDPM table ``alpha_bar[i]`` (i = 0..T−1 ↔ DDPM t = 1..T) is seen in continuous time
 t = (i + 1)/T ∈ (0, 1] with β(t) ≈ T·β_i (linear schedule: β_min = T·1e-4 = 0.1, β_max = T·0.02 = 20).
@@ -34,7 +38,6 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from .priors.base import denoiser_from_eps, eps_from_denoiser, score_from_denoiser
 
 __all__ = [
     # tables
@@ -46,7 +49,7 @@ __all__ = [
     "vp_to_ve", "ve_to_vp", "vp_score_from_ve_score",
     "to_network_units", "from_network_units", "sigma_to_network_units", "sigma_from_network_units",
     # objects
-    "VPSchedule", "VPSDE", "VESDE", "ReverseSDE",
+    "VPSchedule", "VPSDE", "SigmaClockVPSDE", "VESDE", "ReverseSDE",
 ]
 
 
@@ -96,6 +99,21 @@ def alpha_bar_from_sigma(sigma):
 # --------------------------------------------------------------------------------------------
 # conversions between predictions
 # --------------------------------------------------------------------------------------------
+def score_from_denoiser(denoised: Tensor, x: Tensor, sigma: Tensor) -> Tensor:
+    """∇log p_σ(x) = (D − x)/σ²."""
+    return (denoised - x) / sigma**2
+
+
+def eps_from_denoiser(denoised: Tensor, x: Tensor, sigma: Tensor) -> Tensor:
+    """ε̂ = (x − D)/σ."""
+    return (x - denoised) / sigma
+
+
+def denoiser_from_eps(eps: Tensor, x: Tensor, sigma: Tensor) -> Tensor:
+    """D = x − σ ε̂."""
+    return x - sigma * eps
+
+
 def denoiser_from_score(score: Tensor, x: Tensor, sigma: Tensor) -> Tensor:
     """Tweedie: D = x + σ² ∇log p_σ(x)."""
     return x + sigma**2 * score
@@ -346,20 +364,53 @@ class VPSDE:
         """Equivalent VE noise level σ(t) = √((1 − ᾱ(t))/ᾱ(t))."""
         return sigma_from_alpha_bar(self.alpha_bar(t))
 
+    def discretize(self, x: Tensor, t, t_next) -> tuple[Tensor, Tensor]:
+        """Integrals over the reverse interval [t', t] (t' < t): (∫f dt, ∫g² dt) = (−½ x Δs, Δs),
+        Δs = ∫β = log ᾱ(t') − log ᾱ(t), exact for the linear drift's β."""
+        ds = _bcast(self._log_alpha_bar(torch.as_tensor(t_next, dtype=x.dtype, device=x.device))
+                    - self._log_alpha_bar(torch.as_tensor(t, dtype=x.dtype, device=x.device)), x)
+        return -0.5 * x * ds, ds
+
     def reverse(self, score_fn: Callable, probability_flow: bool = False) -> "ReverseSDE":
         return ReverseSDE(self, score_fn, probability_flow)
+
+
+class SigmaClockVPSDE(VPSDE):
+    """The VP SDE on the clock t = σ, the VE noise level in [0, 1] units (data range of width k):
+    ᾱ(t) = 1/(1 + k²t²), β(t) = −d log ᾱ/dt = 2k²t/(1 + k²t²).  Samplers that walk a σ grid use it."""
+
+    def __init__(self, k: float = 2.0):
+        super().__init__()
+        self.k = float(k)
+
+    def _log_alpha_bar(self, t: Tensor) -> Tensor:
+        return -torch.log1p((self.k * t) ** 2)
+
+    def beta(self, t: Tensor) -> Tensor:
+        return 2 * self.k**2 * t / (1 + (self.k * t) ** 2)
 
 
 class VESDE:
     """Variance-exploding SDE  dx = σ(t)√(2 log(σ_max/σ_min)) dW,  σ(t) = σ_min (σ_max/σ_min)^t."""
 
-    def __init__(self, sigma_min: float = 0.01, sigma_max: float = 50.0):
-        self.sigma_min, self.sigma_max = float(sigma_min), float(sigma_max)
+    def __init__(self, sigma_min: float = 0.01, sigma_max: float = 50.0, clock: str = "geometric"):
+        if clock not in ("geometric", "sigma"):
+            raise ValueError(f"clock must be 'geometric' or 'sigma', got {clock!r}")
+        self.sigma_min, self.sigma_max, self.clock = float(sigma_min), float(sigma_max), clock
         self.T = 1.0
 
     def sigma(self, t) -> Tensor:
+        """σ(t) = σ_min (σ_max/σ_min)^t, or σ(t) = t on the ``clock="sigma"`` (t is the noise level)."""
         t = torch.as_tensor(t)
+        if self.clock == "sigma":
+            return t
         return self.sigma_min * (self.sigma_max / self.sigma_min) ** t
+
+    def discretize(self, x: Tensor, t, t_next) -> tuple[Tensor, Tensor]:
+        """(∫f dt, ∫g² dt) over [t', t] = (0, σ(t)² − σ(t')²)."""
+        s = _bcast(self.sigma(torch.as_tensor(t, dtype=x.dtype, device=x.device)), x)
+        sn = _bcast(self.sigma(torch.as_tensor(t_next, dtype=x.dtype, device=x.device)), x)
+        return torch.zeros_like(x), (s**2 - sn**2).clamp(min=0)
 
     def drift(self, x: Tensor, t) -> Tensor:
         """f = 0."""
@@ -397,3 +448,18 @@ class ReverseSDE:
     def diffusion(self, x: Tensor, t) -> Tensor:
         g = self.sde.diffusion(x, t)
         return torch.zeros_like(g) if self.probability_flow else g
+
+    def step(self, x: Tensor, t, t_next, noise: Tensor | None = None) -> Tensor:
+        """One reverse step t → t' < t with the drift and variance integrated over the interval:
+
+            x' = x − ∫f + (∫g²)·∇log p_t(x) + √(∫g²)·z          (SDE; z = ``noise``, None: no noise)
+            x' = x − ∫f + ½(∫g²)·∇log p_t(x)                   (probability-flow ODE)
+
+        (VP: x' = x + (½x + score)Δs + √Δs z with Δs = log(ᾱ'/ᾱ); VE: x' = x + (σ² − σ'²) score + √(σ² − σ'²) z.)
+        """
+        f_int, g2 = self.sde.discretize(x, t, t_next)
+        c = 0.5 if self.probability_flow else 1.0
+        x_next = x - f_int + c * g2 * self.score_fn(x, t)
+        if noise is None or self.probability_flow:
+            return x_next
+        return x_next + g2.sqrt() * noise

@@ -138,3 +138,29 @@ def test_eps_score_x0_conversions_agree_with_an_exact_prior():
     (gv,) = torch.autograd.grad(prior.log_prob(x01_of_xv, s01.flatten()).sum(), xv)
     assert torch.allclose(gv, score_vp, rtol=1e-8, atol=1e-8)
     assert torch.allclose(d.vp_score_from_ve_score(score_ve / 2, a), score_vp)
+
+
+def test_reverse_sde_step_is_the_samplers_update():
+    """ReverseSDE.step integrates drift and variance over the interval: VP on the σ clock gives
+    x' = x + (½x + score)Δs + √Δs z with Δs = log(ᾱ'/ᾱ); VE gives x' = x + (σ² − σ'²)score + √(σ² − σ'²) z;
+    the probability-flow step halves the score term and adds no noise."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 3, 4, 4, generator=gen, dtype=torch.float64)
+    score = torch.randn(x.shape, generator=gen, dtype=torch.float64)
+    z = torch.randn(x.shape, generator=gen, dtype=torch.float64)
+    s, sn = torch.tensor([0.7, 0.2], dtype=torch.float64).view(-1, 1, 1, 1), torch.tensor([0.4, 0.05], dtype=torch.float64).view(-1, 1, 1, 1)
+    vp = d.SigmaClockVPSDE(2.0)
+    ds = torch.log((1 + 4 * s**2) / (1 + 4 * sn**2))
+    torch.testing.assert_close(vp.reverse(lambda *_: score).step(x, s, sn, z), x + (0.5 * x + score) * ds + ds.sqrt() * z)
+    torch.testing.assert_close(vp.reverse(lambda *_: score, probability_flow=True).step(x, s, sn, z),
+                               x + (0.5 * x + 0.5 * score) * ds)
+    # β(t) = −d log ᾱ/dt on the σ clock (finite differences)
+    t = torch.tensor([0.05, 0.3, 1.5], dtype=torch.float64)
+    h = 1e-6
+    fd = -(vp._log_alpha_bar(t + h) - vp._log_alpha_bar(t - h)) / (2 * h)
+    torch.testing.assert_close(vp.beta(t), fd, rtol=1e-6, atol=1e-9)
+    ve = d.VESDE(clock="sigma")
+    dv = s**2 - sn**2
+    torch.testing.assert_close(ve.reverse(lambda *_: score).step(x, s, sn, z), x + dv * score + dv.sqrt() * z)
+    with pytest.raises(ValueError, match="clock"):
+        d.VESDE(clock="linear")

@@ -42,11 +42,6 @@ class Preconditioned(nn.Module):
         c_noise = sigma.log().reshape(-1) / 4
         return c_skip, c_out, c_in, c_noise
 
-    def raw(self, x: Tensor, sigma: Tensor) -> Tensor:
-        """F(c_in x, c_noise) — the network output before the skip/out scaling."""
-        _, _, c_in, c_noise = self.coefficients(sigma)
-        return self.net(c_in * x, c_noise)
-
     def forward(self, x: Tensor, sigma: Tensor) -> Tensor:
         c_skip, c_out, c_in, c_noise = self.coefficients(sigma)
         out = self.net((c_in * x).to(x.dtype), c_noise)

@@ -66,18 +66,3 @@ class PriorBase:
 
     def __call__(self, x: Tensor, sigma) -> Tensor:
         return self.denoise(x, sigma)
-
-
-def score_from_denoiser(denoised: Tensor, x: Tensor, sigma: Tensor) -> Tensor:
-    """∇log p_σ(x) = (D − x)/σ²."""
-    return (denoised - x) / sigma**2
-
-
-def eps_from_denoiser(denoised: Tensor, x: Tensor, sigma: Tensor) -> Tensor:
-    """ε̂ = (x − D)/σ."""
-    return (x - denoised) / sigma
-
-
-def denoiser_from_eps(eps: Tensor, x: Tensor, sigma: Tensor) -> Tensor:
-    """D = x − σ ε̂."""
-    return x - sigma * eps

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ..diffusion import VESDE, SigmaClockVPSDE
 from ..priors.base import as_sigma
 
 __all__ = ["ddpm_step", "ddim_step", "ancestral_sigmas", "pf_ode_derivative", "euler_step", "heun_step",
@@ -120,8 +121,8 @@ def vp_sde_step(x: Tensor, denoised: Tensor, sigma, sigma_next, noise: Tensor | 
     xn, dn = lo + k * x, lo + k * denoised
     x_vp = a.sqrt() * xn
     score_vp = (dn - xn) / ((k * s) ** 2 * a.sqrt())
-    ds = (a_next / a).log()
-    x_vp = _add_noise(x_vp + (0.5 * x_vp + score_vp) * ds, ds.sqrt(), noise)
+    reverse = SigmaClockVPSDE(k).reverse(lambda *_: score_vp)  # the reverse SDE on the clock t = σ
+    x_vp = reverse.step(x_vp, s, sn, noise)
     x_next = (x_vp / a_next.sqrt() - lo) / k
     return torch.where(sn > 0, x_next, denoised)
 
@@ -130,9 +131,8 @@ def reverse_diffusion_step(x: Tensor, denoised: Tensor, sigma, sigma_next, noise
     """Reverse-diffusion predictor (Song et al. 2021b) for the VE SDE:  x̃' = x̃ + (σ² − σ'²) ∇log p_σ(x̃) + √(σ² − σ'²) z,
     ∇log p_σ = (D − x̃)/σ².  Returns D on the last step (σ' = 0)."""
     s, sn = as_sigma(sigma, x), as_sigma(sigma_next, x)
-    dv = s**2 - sn**2
-    x_next = _add_noise(x + dv * (denoised - x) / s**2, dv.clamp(min=0).sqrt(), noise)
-    return torch.where(sn > 0, x_next, denoised)
+    reverse = VESDE(clock="sigma").reverse(lambda *_: (denoised - x) / s**2)
+    return torch.where(sn > 0, reverse.step(x, s, sn, noise), denoised)
 
 
 def langevin_step(x: Tensor, denoised: Tensor, sigma, noise: Tensor, snr: float = 0.16,
