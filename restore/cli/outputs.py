@@ -73,8 +73,10 @@ def check_folder_writable(folder: str) -> None:
     if not os.access(folder, os.W_OK | os.X_OK):
         raise PermissionError(13, "Permission denied")
     fd, probe = tempfile.mkstemp(dir=folder, prefix=".restore-probe-", suffix=".tmp")
-    os.close(fd)
-    os.unlink(probe)
+    try:
+        os.close(fd)
+    finally:
+        os.unlink(probe)
 
 
 class OutputSet:
