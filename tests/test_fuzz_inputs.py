@@ -21,6 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import tifffile
 import torch
 from click.testing import CliRunner
 from safetensors.torch import load_file, save_file
@@ -423,3 +424,32 @@ def test_pickle_with_code_refused(kind, base, tmp_path, monkeypatch, capfd):
     assert shown(caught) == []
     assert not marker.exists()
     assert "evil.pt" in r.stderr and "weights_only" in r.stderr
+
+
+# ----------------------------------------------------------------------------- no false refusals
+@pytest.mark.parametrize("ext", [".png", ".jpg", ".tif", ".bmp", ".ppm", ".pgm", ".webp", ".gif", ".tga"])
+def test_valid_files_pass_the_header_check(ext, base, tmp_path):
+    """The header reader gets every format's true size, and a valid file of each format still reads
+    (PIL writes the GIF and TGA, OpenCV the others; progressive JPEG and big-endian TIFF included)."""
+    from PIL import Image
+
+    from restore.image_header import probe
+    from restore.io import read_image
+
+    rgb = base["rgb"]
+    if ext in (".gif", ".tga"):
+        Image.fromarray(rgb[..., ::-1]).save(tmp_path / f"a{ext}")
+    else:
+        cv2.imwrite(str(tmp_path / f"a{ext}"), rgb[..., 1] if ext == ".pgm" else rgb)
+    files = [tmp_path / f"a{ext}"]
+    if ext == ".jpg":
+        cv2.imwrite(str(tmp_path / "p.jpg"), rgb, [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])
+        files.append(tmp_path / "p.jpg")
+    if ext == ".tif":
+        tifffile.imwrite(tmp_path / "be.tif", rgb, byteorder=">")
+        files.append(tmp_path / "be.tif")
+    for f in files:
+        fmt, size = probe(f.read_bytes())
+        assert size in (None, (W, H)) and (size is not None or fmt == "other"), (f.name, fmt, size)
+        x, _ = read_image(f)
+        assert tuple(x.shape[-2:]) == (H, W)
