@@ -10,8 +10,9 @@ Fit (the M-step of blind deblurring), on image gradients, k supported on the N×
 with R the restriction to S_N, solved by conjugate gradient (two FFTs per step; Pan et al. 2014 do
 the same).  γ = ``gamma`` · mean_ω Σ_d |X_d(ω)|² is relative, so it does not depend on the image's
 size or contrast.  The support constraint is the strong part of the regulariser: the unconstrained
-Fourier solution spreads the texture the latent image lacks over the whole grid.  Gradients, not intensities: a blur commutes with ∂, and gradients are sparse and
-zero-mean, so the fit is not dominated by the low frequencies where every kernel looks alike.
+Fourier solution spreads the texture the latent image lacks over the whole grid.  Gradients, not
+intensities: a blur commutes with ∂, and gradients are sparse and zero-mean, so the fit is not
+dominated by the low frequencies where every kernel looks alike.
 For a noise-free circular blur y = k ⊛ x with k on S_N and γ → 0, k is the exact solution (CG converges to it).
 
 Projection P_N onto valid N×N kernels (``project_kernel``):
@@ -21,7 +22,8 @@ Projection P_N onto valid N×N kernels (``project_kernel``):
 3. k ← k / Σk; then every 8-connected piece of the support holding less than ``min_piece`` of the
    mass is dropped (isolated speckles, as in Pan et al. 2014) and k renormalised;
 4. centre: shift by the integer rounding of (centre of mass − (N//2, N//2)), zero-filled, then
-   renormalise (a kernel and the image it explains are only defined up to a common shift; fixing
+   renormalise (repeated while the rounding is non-zero, at most 4 times, as mass shifted out of the
+   window moves the centre) (a kernel and the image it explains are only defined up to a common shift; fixing
    the kernel's centre of mass keeps the restored image in place).
 
 A kernel with no positive entry left becomes the delta (no blur).
@@ -167,9 +169,16 @@ def project_kernel(k: Tensor, size: int | None = None, threshold: float = 0.05, 
     k = torch.where(k >= threshold * top, k, torch.zeros_like(k))
     k = drop_small_pieces(k / k.sum(), min_piece)
     k = k / k.sum()
-    r, c = center_of_mass(k)
-    k = shift_kernel(k, n // 2 - round(r), n // 2 - round(c))
-    return k / k.sum()
+    for _ in range(4):  # a shift can push mass out of the window and move the centre again
+        r, c = center_of_mass(k)
+        dr, dc = n // 2 - round(r), n // 2 - round(c)
+        if dr == 0 and dc == 0:
+            break
+        moved = shift_kernel(k, dr, dc)
+        if not float(moved.sum()) > 0:
+            break
+        k = moved / moved.sum()
+    return k
 
 
 def _window(k: Tensor, n: int) -> Tensor:
