@@ -301,3 +301,11 @@ def test_memory_estimate_grows_with_work():
     assert e("ddrm", 1024, t=256).solve < e("ddrm", 1024).solve
     assert memory.parse_size("2G") == 2 * 2**30 and memory.parse_size("500M") == 500 * 2**20
     assert memory.parse_size("1024") == 1024
+
+
+def test_example_copy_keeps_existing_files(tmp_path):
+    (tmp_path / "example.png").write_bytes(b"mine")
+    r = invoke("example", "--copy", tmp_path)
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "example.png").read_bytes() == b"mine" and "kept existing" in r.stderr
+    assert sorted(os.listdir(tmp_path)) == ["example.png", "example_blurred.json", "example_blurred.png"]

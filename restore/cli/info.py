@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import click
+
+from ..io import atomic_write
 
 from . import methods as M
 
@@ -51,10 +52,10 @@ def example(copy_to):
         dest.mkdir(parents=True, exist_ok=True)
         for f in files:
             target = dest / f.name
-            if target.exists():
+            try:  # atomic and never over an existing file: an interrupted copy leaves no half file
+                atomic_write(target, f.read_bytes(), overwrite=False)
+            except FileExistsError:
                 click.echo(f"kept existing {target}", err=True)
-            else:
-                shutil.copyfile(f, target)
         files = [dest / f.name for f in files]
     for f in files:
         click.echo(str(f))
