@@ -19,13 +19,15 @@ import torch
 
 from ..diffusion import VPSchedule
 from .grids import get_sigmas, get_sigmas_karras, get_sigmas_vp, vp_timesteps
-from .samplers import randn, sample_ddim, sample_ddpm, sample_ode, sample_pc, sample_sde
+from .noise import NoiseSource, chain_seed, image_seeds
+from .samplers import sample_ddim, sample_ddpm, sample_ode, sample_pc, sample_sde
 from .steps import (ancestral_sigmas, ddim_step, ddpm_step, euler_step, heun_step, langevin_step,
                     pf_ode_derivative, reverse_diffusion_step, vp_sde_step)
 
 __all__ = [
     "sample", "SAMPLERS", "DEFAULT_STEPS", "initial_state", "resolve_schedule", "sampler_sigmas",
-    "get_sigmas", "get_sigmas_vp", "get_sigmas_karras", "vp_timesteps", "randn",
+    "get_sigmas", "get_sigmas_vp", "get_sigmas_karras", "vp_timesteps", "NoiseSource", "image_seeds",
+    "chain_seed",
     "sample_ddpm", "sample_ddim", "sample_sde", "sample_ode", "sample_pc",
     "ddpm_step", "ddim_step", "ancestral_sigmas", "pf_ode_derivative", "euler_step", "heun_step",
     "vp_sde_step", "reverse_diffusion_step", "langevin_step",
@@ -57,17 +59,19 @@ def sampler_sigmas(sampler: str, steps: int, schedule: VPSchedule, rho: float = 
     return get_sigmas_vp(schedule, steps)
 
 
-def initial_state(shape, sigma_max: float, schedule: VPSchedule, generator, dtype, device, prior=None,
-                  init: str = "vp"):
-    """x̃ at σ_max: ``"vp"`` → c + √(σ_max² + s²) z;  ``"marginal"`` → x0 + σ_max z, x0 ~ prior.sample."""
+def initial_state(shape, sigma_max: float, schedule: VPSchedule, noise, prior=None, init: str = "vp",
+                  seeds=None):
+    """x̃ at σ_max from the noise source ``noise`` (draws shaped ``shape``):
+    ``"vp"`` → c + √(σ_max² + s²) z;  ``"marginal"`` → x0 + σ_max z, x0 ~ prior.sample (image b from seeds[b])."""
     if init == "vp":
         scale = (sigma_max**2 + schedule.init_scale**2) ** 0.5
-        return schedule.init_center + scale * randn(shape, generator, dtype, device)
+        return schedule.init_center + scale * noise()
     if init == "marginal":
         if not hasattr(prior, "sample"):
             raise ValueError("init='marginal' needs a prior with a sample(n, seed) method")
-        x0 = prior.sample(shape[0], generator).to(dtype).reshape(shape)
-        return (x0 + sigma_max * randn(shape, generator, dtype)).to(device)
+        z = noise()
+        x0 = torch.cat([prior.sample(1, chain_seed(s, 1)) for s in seeds])  # an independent stream per image
+        return x0.to(z.device, z.dtype).reshape(shape) + sigma_max * z
     raise ValueError(f"init must be 'vp' or 'marginal', got {init!r}")
 
 
@@ -77,8 +81,10 @@ def sample(prior, shape, sampler: str = "ddim", steps: int | None = None, seed=0
     """Draw ``shape[0]`` unconditional samples (B, C, H, W) in [0, 1] units from ``prior``.
 
     ``sampler``: "ddpm" (options ``variance``), "ddim" (``eta``), "sde", "ode", "pc" (``snr``, ``n_corrector``);
-    ``steps``: grid steps (default ``DEFAULT_STEPS[sampler]``); ``seed``: int or torch.Generator -- one CPU
-    generator feeds the initial noise and every sampler draw; ``schedule``: see ``resolve_schedule``;
+    ``steps``: grid steps (default ``DEFAULT_STEPS[sampler]``); ``seed``: int, None, a CPU torch.Generator or
+    a list of B ints -- image b draws its initial noise and every sampler draw from its own stream
+    (`restore.sampling.noise`), so a sample does not depend on the batch it is drawn in, the device or
+    float32/float64 (up to rounding); ``schedule``: see ``resolve_schedule``;
     ``sigmas``: an explicit grid (overrides steps/schedule grid); ``init``: see module docstring.
     Runs under ``torch.no_grad``.
     """
@@ -96,12 +102,13 @@ def sample(prior, shape, sampler: str = "ddim", steps: int | None = None, seed=0
     if sigmas is None:
         sigmas = sampler_sigmas(sampler, DEFAULT_STEPS[sampler] if steps is None else int(steps), sch, rho)
     sigmas = torch.as_tensor(sigmas, dtype=torch.float64)
-    generator = seed if isinstance(seed, torch.Generator) else torch.Generator().manual_seed(int(seed))
     device = torch.device("cpu") if device is None else torch.device(device)
+    seeds = image_seeds(seed, shape[0])
+    noise = NoiseSource(seeds, [0], shape[1:], device, dtype)
     denoiser = prior.denoise if hasattr(prior, "denoise") else prior
     if sampler in ("ddpm", "sde"):
         options.setdefault("data_range", sch.data_range)
     with torch.no_grad():
-        x = initial_state(shape, float(sigmas[0]), sch, generator, dtype, device, prior, init)
-        return SAMPLERS[sampler](denoiser, x, sigmas.to(device, dtype), generator=generator, callback=callback,
+        x = initial_state(shape, float(sigmas[0]), sch, noise, prior, init, seeds)
+        return SAMPLERS[sampler](denoiser, x, sigmas.to(device, dtype), callback=callback, noise_sampler=noise,
                                  **options)
