@@ -26,7 +26,8 @@ class HeaderError(ValueError):
 
 
 def _png(data: bytes) -> tuple[int, int]:
-    """(width, height) of a PNG whose chunk sequence is complete (IHDR … IEND) and whose CRCs match."""
+    """(width, height) of a PNG whose chunk sequence is complete (IHDR … IEND) and whose critical
+    chunks' CRCs match (a bad CRC in an ancillary chunk, e.g. tEXt, is tolerated as libpng does)."""
     pos, first = 8, True
     size = None
     while True:
@@ -39,7 +40,8 @@ def _png(data: bytes) -> tuple[int, int]:
                               f"{kind.decode('latin-1')!r} chunk)")
         body = data[pos + 4:pos + 8 + length]
         (crc,) = struct.unpack(">I", data[end - 4:end])
-        if zlib.crc32(body) & 0xFFFFFFFF != crc:
+        critical = not kind[0] & 0x20  # IHDR, PLTE, IDAT, IEND; libpng only warns about ancillary chunks
+        if critical and zlib.crc32(body) & 0xFFFFFFFF != crc:
             raise HeaderError(f"the PNG file is corrupt (checksum mismatch in its {kind.decode('latin-1')!r} chunk)")
         if first:
             if kind != b"IHDR" or length != 13:

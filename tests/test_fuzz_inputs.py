@@ -453,3 +453,15 @@ def test_valid_files_pass_the_header_check(ext, base, tmp_path):
         assert size in (None, (W, H)) and (size is not None or fmt == "other"), (f.name, fmt, size)
         x, _ = read_image(f)
         assert tuple(x.shape[-2:]) == (H, W)
+
+
+def test_bad_checksum_in_an_ancillary_png_chunk_is_tolerated(base, tmp_path):
+    """libpng only warns about a bad CRC outside the image data (here a tEXt chunk); so do we."""
+    from restore.io import read_image
+
+    png = base["enc"][".png"]
+    text = png_chunk(b"tEXt", b"Comment\0hello")
+    bad = text[:-4] + bytes(4)
+    (tmp_path / "t.png").write_bytes(png[:33] + bad + png[33:])  # after the 8-byte signature and IHDR
+    x, _ = read_image(tmp_path / "t.png")
+    assert tuple(x.shape[-2:]) == (H, W)
