@@ -10,13 +10,11 @@ y = 𝒜x + σ_y n, the measured coefficient
 is x's i-th spectral component seen at noise level σ_c,i = σ_y/s_i; components with s_i below the
 cut-off (`operators.svd.default_rtol`, or the operator's ``pinv_rtol``) are unmeasured (σ_c = ∞).
 
-Seeding: image b of the batch has the seed s_b = ``image_seeds(seed, B)[b]`` (= ``derive_seed(seed, b)``
-for an int seed; a list of B ints is used as given), and chain j of image b (posterior sample j)
-owns a CPU generator seeded by ``chain_seed(s_b, j)`` (s_b itself for j = 0, ``derive_seed(s_b, j)``
-after).  Each noise event draws a (C, H, W) block in float64 from every chain's generator, then
-moves it to y's device and dtype.  A chain's stream therefore depends on nothing but (s_b, j):
-solving a batch equals solving its images one at a time with their per-image seeds, chains may be
-run in any grouping (`chain_groups`: memory), on any device, in float32 or float64 (up to rounding).
+Seeding: the one random path of `restore.sampling.noise` — image b has the seed s_b =
+``image_seeds(seed, B)[b]`` and chain j of image b (posterior sample j) its own CPU generator seeded by
+``chain_seed(s_b, j)``; every noise event draws float64 blocks, moved to y's device and dtype.  Solving a
+batch equals solving its images one at a time with their per-image seeds, chains may be run in any
+grouping (`chain_groups`: memory), on any device, in float32 or float64 (up to rounding).
 """
 from __future__ import annotations
 
@@ -28,33 +26,14 @@ from torch import Tensor
 
 from operators import Compose, Inpainting, LinearOperator
 from operators.base import per_image
-from operators.random import derive_seed, fresh_seed, seed_from
 from operators.svd import default_rtol
 
 from ..sampling import get_sigmas_vp, resolve_schedule
+from ..sampling.noise import NoiseSource, chain_seed, image_seeds  # noqa: F401  (re-exported: the one random path)
 
 #: σ_y floor for methods whose update divides by σ_y: the standard deviation of 8-bit quantisation
 #: noise, 1/(255·√12) ≈ 1.13e-3 in [0, 1] units (a "noiseless" 8-bit image is at least this noisy).
 QUANTIZATION_SIGMA = 1.0 / (255.0 * math.sqrt(12.0))
-
-
-def image_seeds(seed, batch: int) -> list[int]:
-    """One integer seed per image: ``derive_seed(seed, b)`` for an int, a list of ``batch`` ints as
-    given, fresh seeds for None, and seeds derived from one draw of a CPU ``torch.Generator``."""
-    if isinstance(seed, (list, tuple)) or (isinstance(seed, Tensor) and seed.ndim == 1):
-        seeds = [int(s) for s in seed]
-        if len(seeds) != batch:
-            raise ValueError(f"got {len(seeds)} per-image seeds for a batch of {batch}")
-        return seeds
-    if isinstance(seed, Tensor):
-        seed = int(seed)
-    base = fresh_seed() if seed is None else seed_from(seed)
-    return [derive_seed(base, b) for b in range(batch)]
-
-
-def chain_seed(image_seed: int, chain: int) -> int:
-    """Seed of posterior chain ``chain`` of an image: the image's seed for chain 0, then derived."""
-    return int(image_seed) if chain == 0 else derive_seed(int(image_seed), int(chain))
 
 
 #: pixels × chains × images one group of chains may hold (`chain_groups`); 2¹⁹ = 8 chains of one
@@ -67,21 +46,6 @@ def chain_groups(chains: int, batch: int, pixels: int) -> list[range]:
     keep batch·chains·pixels ≤ ``CHAIN_BATCH_PIXELS`` (at least one).  Results do not depend on it."""
     size = max(1, CHAIN_BATCH_PIXELS // max(1, int(batch) * int(pixels)))
     return [range(j, min(chains, j + size)) for j in range(0, chains, size)]
-
-
-class NoiseSource:
-    """Standard normal draws shaped (K·B, C, H, W), chain-major (row k·B + b), one CPU generator per
-    (chain, image): chain ``chains[k]`` of image b is seeded by ``chain_seed(seeds[b], chains[k])``."""
-
-    def __init__(self, seeds: Sequence[int], chains: Sequence[int], image_shape, device, dtype):
-        self.gens = [torch.Generator().manual_seed(chain_seed(s, j)) for j in chains for s in seeds]
-        self.K, self.B = len(chains), len(seeds)
-        self.image_shape = tuple(image_shape)
-        self.device, self.dtype = device, dtype
-
-    def randn(self) -> Tensor:
-        z = torch.stack([torch.randn(self.image_shape, generator=g, dtype=torch.float64) for g in self.gens])
-        return z.to(device=self.device, dtype=self.dtype)
 
 
 def repeat_operator(A: LinearOperator, samples: int, batch: int) -> LinearOperator:
