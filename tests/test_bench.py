@@ -16,7 +16,8 @@ import torch
 import operators as ops
 from restore.bench import results, tasks as T
 from restore.bench.methods import richardson_lucy
-from restore.bench.runner import image_dir, run_bench
+from restore.bench.results import image_dir
+from restore.bench.runner import run_bench
 from tiny_prior import write_tiny_prior
 from restore.io import read_image, write_image
 

@@ -5,7 +5,7 @@ import io
 from pathlib import Path
 
 from ..io import atomic_write
-from .results import _mean_std, groups
+from .results import _mean_std, groups, image_dir
 
 
 def _save(fig, path: Path) -> None:
@@ -56,7 +56,6 @@ def example_grid(rows, results_dir, path, image: str | None = None) -> Path:
     import numpy as np
 
     from ..io import read_image
-    from .runner import image_dir
 
     plt = _plt()
     results_dir = Path(results_dir)

@@ -11,6 +11,7 @@ import csv
 import io
 import math
 import os
+import re
 import statistics
 from pathlib import Path
 
@@ -170,3 +171,12 @@ def summary_markdown(rows, title: str = "Benchmark summary") -> str:
                 cells.append(f"{_mean_std([r['psnr'] for r in rs])[0]:.2f}" if rs else "–")
             lines.append(f"| {method} ({steps}) | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._@-]+", "_", text)
+
+
+def image_dir(results_dir, image: str, task: str) -> Path:
+    """Where a row's images live: RESULTS/images/<image path>/<task> (names made filesystem-safe)."""
+    return Path(results_dir) / "images" / Path(*[_safe(p) for p in image.split("/")]) / _safe(task)

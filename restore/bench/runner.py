@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import threading
 import time
 from datetime import datetime, timezone
@@ -34,6 +33,7 @@ from ..io import atomic_write, encode_image, read_image
 from ..metrics import psnr, ssim
 from .. import distributed
 from . import methods as M, plots, results, tasks as T
+from .results import image_dir
 from .lock import ResultsLock
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -54,14 +54,6 @@ def list_images(dirs, limit=None) -> list[tuple[str, Path]]:
             files = files[: int(limit)]
         out += [(f"{d.name}/{p.stem}", p) for p in files]
     return out
-
-
-def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._@-]+", "_", text)
-
-
-def image_dir(results_dir, image: str, task: str) -> Path:
-    return Path(results_dir) / "images" / Path(*[_safe(p) for p in image.split("/")]) / _safe(task)
 
 
 class PeakMemory:
