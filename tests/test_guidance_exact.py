@@ -32,7 +32,8 @@ from restore.guidance.exact import bands, dense_matrix, gaussian_posterior, insi
 from restore.priors import GaussianPrior
 
 V = 0.25
-K = 256  # samples per check (the issue's protocol)
+K = 256  # samples per check (the issue's protocol; benchmarks/EXACTNESS.md uses it for every method)
+K_APPROX = 128  # for the approximate methods' criteria (debiased error; their margins are wide): test time
 
 
 def _mask():
@@ -64,20 +65,20 @@ def _problem(name, sigma_y=0.05, v=V, seed=0):
 
 
 @functools.lru_cache(maxsize=None)
-def _samples(method, name, sigma_y=0.05, v=V, options=()):
-    """K draws of ``restore.sample_posterior`` at its defaults (plus ``options``), unclamped."""
+def _samples(method, name, sigma_y=0.05, v=V, options=(), k=K):
+    """k draws of ``restore.sample_posterior`` at its defaults (plus ``options``), unclamped."""
     A, prior, mu, y, m_post, cov = _problem(name, sigma_y, v)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # projection → pigdm without an SVD
-        out = restore.sample_posterior(y, A, prior, method=method, sigma_y=sigma_y, seed=0, samples=K, clamp=False,
+        out = restore.sample_posterior(y, A, prior, method=method, sigma_y=sigma_y, seed=0, samples=k, clamp=False,
                                        **dict(options))
     return out
 
 
-def _check(method, name, sigma_y=0.05, v=V, options=()):
+def _check(method, name, sigma_y=0.05, v=V, options=(), k=K):
     _, _, mu, _, m_post, cov = _problem(name, sigma_y, v)
-    st = statistics(_samples(method, name, sigma_y, v, options), m_post, cov, mu)
-    return st, inside(st, bands(K, st["comp_var"].shape[0]))
+    st = statistics(_samples(method, name, sigma_y, v, options, k), m_post, cov, mu)
+    return st, inside(st, bands(k, st["comp_var"].shape[0]))
 
 
 def test_dense_posterior_matches_precision_form():
@@ -150,8 +151,10 @@ SAMPLERS = ["projection", "pigdm", "ddrm", "ddnm", "diffpir", "daps", "dps"]
 @pytest.mark.parametrize("name", CRITERIA)
 def test_samples_api_meets_the_closed_form_criteria(name):
     """Issue 18: per operator, the best method's debiased mean error < 0.1 of the shift with a variance
-    ratio in (0.5, 2); every method's < 0.5 — all at ``sample_posterior``'s defaults."""
-    results = {m: _check(m, name)[0] for m in SAMPLERS}
+    ratio in (0.5, 2); every method's < 0.5 — all at ``sample_posterior``'s defaults (K = 256 draws
+    for the exact methods, 128 for the approximate ones: the debiased error removes the Monte-Carlo
+    part in expectation, and their margins to ½ are wide, benchmarks/EXACTNESS.md)."""
+    results = {m: _check(m, name, k=K if m in ("projection", "pigdm") else K_APPROX)[0] for m in SAMPLERS}
     deb = {m: st["err_debiased"] for m, st in results.items()}
     good = [m for m, st in results.items() if st["err_debiased"] < 0.1 and 0.5 < st["var"] < 2]
     assert good, {m: (round(st["err_debiased"], 3), round(st["var"], 2)) for m, st in results.items()}
