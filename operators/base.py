@@ -52,6 +52,9 @@ class LinearOperator:
     pinv_rtol: Optional[float] = None
     #: True for operators that are the identity map (dropped from compositions)
     is_identity: bool = False
+    #: the restoration task this operator poses ("deblur", "sr", "inpaint", "denoise"; None: no tuned
+    #: defaults apply) — what `restore.guidance` reads to pick per-task settings
+    task: Optional[str] = None
     #: conjugate-gradient relative tolerance (None: 1e-6 in float64, 1e-5 otherwise) and cap
     cg_tol: Optional[float] = None
     cg_max_iter: int = 200
@@ -105,6 +108,11 @@ class LinearOperator:
         b = self.adjoint(y) + lam * z
         return conjugate_gradient(lambda v: self.normal(v) + lam * v, b, z, self.cg_tol, self.cg_max_iter)
 
+    def repeat(self, k: int, batch: int) -> "LinearOperator":
+        """𝒜 acting on a sample-major batch of k·batch images (row j·batch + b is a copy for image b):
+        the operator itself unless it holds per-image data (e.g. inpainting masks), which is tiled k times."""
+        return self
+
     def check_adjoint(self, shape, dtype=torch.float64, device=None, seed: int = 0) -> float:
         """Dot test: relative error |⟨𝒜x, y⟩ − ⟨x, 𝒜ᵀy⟩| / max(|⟨𝒜x, y⟩|, |⟨x, 𝒜ᵀy⟩|) for random x, y."""
         x = randn(shape, seed, device, dtype)
@@ -149,6 +157,13 @@ class Compose(LinearOperator):
         for f in reversed(self.factors):
             shape = f.out_shape(shape)
         return tuple(shape)
+
+    @property
+    def task(self):
+        return self.factors[0].task if len(self.factors) == 1 else None
+
+    def repeat(self, k: int, batch: int) -> "LinearOperator":
+        return Compose(*(f.repeat(k, batch) for f in self.factors)) if k > 1 else self
 
     @property
     def svd(self):

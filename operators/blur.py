@@ -92,6 +92,8 @@ class Blur(LinearOperator):
     image (ValueError otherwise).
     """
 
+    task = "deblur"
+
     def __init__(self, kernel: KernelLike, boundary: str = "circular", key: Optional[str] = None,
                  pinv_rtol: Optional[float] = None):
         if boundary not in BOUNDARIES:

@@ -127,6 +127,8 @@ class StridedSVD(BoxSVD):
 class Downsample(LinearOperator):
     """𝒜 = downsampling by ``factor`` with ``filter`` "box" | "bicubic" | "strided" (module docstring)."""
 
+    task = "sr"
+
     def __init__(self, factor: int = 4, filter: str = "bicubic"):
         if int(factor) != factor or factor < 1:
             raise ValueError(f"downsampling factor must be a positive integer, got {factor}")

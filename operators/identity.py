@@ -29,6 +29,7 @@ class IdentitySVD(SVD):
 class Identity(LinearOperator):
     """𝒜x = x."""
 
+    task = "denoise"
     is_identity = True
 
     def forward(self, x):

@@ -40,6 +40,8 @@ class MaskSVD(SVD):
 class Inpainting(LinearOperator):
     """𝒜x = m ⊙ x; ``mask`` is a tensor or array of 0/1 (or bool), 2-D (H, W) or 4-D (1|B, 1|C, H, W)."""
 
+    task = "inpaint"
+
     def __init__(self, mask):
         m = mask if isinstance(mask, Tensor) else torch.from_numpy(np.asarray(mask))
         m = m.detach()
@@ -55,6 +57,12 @@ class Inpainting(LinearOperator):
         self.mask = m.to(torch.float64)
         self._cache = {}
 
+
+    def repeat(self, k: int, batch: int) -> "Inpainting":
+        """Per-image masks (one per image of a batch of ``batch``) tiled k times for k·batch rows."""
+        if k > 1 and self.mask.shape[0] == batch and batch > 1:
+            return Inpainting(self.mask.repeat(k, 1, 1, 1))
+        return self
     def _check(self, shape) -> None:
         mb, mc, mh, mw = self.mask.shape
         if len(shape) != 4:

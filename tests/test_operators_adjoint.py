@@ -171,3 +171,19 @@ def test_padded_blur_fft_path_equals_direct_convolution(boundary, kernel):
     direct = (A(x), A.adjoint(u))
     for f, d in zip(fast, direct):
         torch.testing.assert_close(f, d, rtol=0, atol=1e-12)
+
+
+def test_operators_state_their_task_and_repeat_per_image_data():
+    """Each operator names its task (what per-task defaults read); repeat(k, B) tiles only per-image data."""
+    assert O.GaussianBlur(5, 1.0).task == "deblur" and O.Downsample(2, "box").task == "sr"
+    assert O.Identity().task == "denoise" and O.Grayscale().task is None
+    masks = (torch.rand(3, 1, 8, 8, generator=torch.Generator().manual_seed(0)) > 0.5).double()
+    A = O.Inpainting(masks)
+    assert A.task == "inpaint" and (O.Downsample(2, "box") @ O.GaussianBlur(3, 1.0)).task is None
+    assert (O.Identity() @ A).task == "inpaint"  # one factor left: its task
+    R = A.repeat(2, 3)
+    x = torch.rand(6, 2, 8, 8, dtype=torch.float64)
+    torch.testing.assert_close(R(x), torch.cat([A(x[:3]), A(x[3:])]))
+    assert A.repeat(1, 3) is A and O.GaussianBlur(3, 1.0).repeat(4, 2).task == "deblur"
+    C = (O.Downsample(2, "box") @ A).repeat(2, 3)
+    torch.testing.assert_close(C(x), torch.cat([O.Downsample(2, "box")(A(x[:3])), O.Downsample(2, "box")(A(x[3:]))]))

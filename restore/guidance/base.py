@@ -24,7 +24,7 @@ from typing import Callable, Optional, Sequence
 import torch
 from torch import Tensor
 
-from operators import Compose, Inpainting, LinearOperator
+from operators import LinearOperator
 from operators.base import per_image
 from operators.svd import default_rtol
 
@@ -46,17 +46,6 @@ def chain_groups(chains: int, batch: int, pixels: int) -> list[range]:
     keep batch·chains·pixels ≤ ``CHAIN_BATCH_PIXELS`` (at least one).  Results do not depend on it."""
     size = max(1, CHAIN_BATCH_PIXELS // max(1, int(batch) * int(pixels)))
     return [range(j, min(chains, j + size)) for j in range(0, chains, size)]
-
-
-def repeat_operator(A: LinearOperator, samples: int, batch: int) -> LinearOperator:
-    """𝒜 acting on the sample-major (K·B) batch: per-image inpainting masks are tiled K times."""
-    if samples == 1:
-        return A
-    if isinstance(A, Inpainting) and A.mask.shape[0] == batch and batch > 1:
-        return Inpainting(A.mask.repeat(samples, 1, 1, 1))
-    if isinstance(A, Compose):
-        return Compose(*(repeat_operator(f, samples, batch) for f in A.factors))
-    return A
 
 
 class Spectral:
@@ -128,7 +117,7 @@ class Problem:
         self._denoise = prior.denoise if hasattr(prior, "denoise") else prior
         if not callable(self._denoise):
             raise TypeError("prior must have a denoise(x, sigma) method or be a callable denoiser")
-        self.A = repeat_operator(A, self.K, self.B)
+        self.A = A.repeat(self.K, self.B)
         self.y = y.repeat(self.K, 1, 1, 1)
         self.sigma_y = sy.repeat(self.K, 1, 1, 1)  # (N, 1, 1, 1)
         self.x_shape = (self.N, *self.image_shape)

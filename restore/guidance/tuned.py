@@ -2,9 +2,10 @@
 
     options(method, A) = {**DEFAULTS[method], **TUNED[method][task_of(A)], **what the caller passed}
 
-``task_of(A)`` reads the task from the operator: `operators.Blur` → "deblur", `operators.Downsample`
-→ "sr", `operators.Inpainting` → "inpaint", `operators.Identity` → "denoise"; anything else
-(compositions, grayscale, user operators) → None, and the method's own DEFAULTS apply.
+``task_of(A)`` is the operator's own ``task`` attribute: `operators.Blur` → "deblur",
+`operators.Downsample` → "sr", `operators.Inpainting` → "inpaint", `operators.Identity` → "denoise";
+anything else (compositions of several factors, grayscale, user operators that set none) → None, and
+the method's own DEFAULTS apply.  A new operator states its task in one line.
 
 How TUNED was chosen (benchmarks/tuning/TUNING.md has every number): grid search by
 benchmarks/tuning/run_tuning.sh over each method's step size / stochasticity, on 128×128 central
@@ -32,8 +33,6 @@ never reads this table; it uses the sampling settings of `restore.guidance.poste
 """
 from __future__ import annotations
 
-import operators as ops
-
 __all__ = ["TUNED", "TASKS", "task_of", "options"]
 
 TASKS = ("deblur", "sr", "inpaint", "denoise")
@@ -58,16 +57,9 @@ TUNED: dict[str, dict[str, dict]] = {
 
 
 def task_of(A) -> str | None:
-    """The task whose tuned defaults apply to operator ``A`` (None: the method's plain defaults)."""
-    if isinstance(A, ops.Blur):
-        return "deblur"
-    if isinstance(A, ops.Downsample):
-        return "sr"
-    if isinstance(A, ops.Inpainting):
-        return "inpaint"
-    if isinstance(A, ops.Identity):
-        return "denoise"
-    return None
+    """The task whose tuned defaults apply to operator ``A`` (its ``task`` attribute; None: plain defaults)."""
+    task = getattr(A, "task", None)
+    return task if task in TASKS else None
 
 
 def options(method: str, A=None, task: str | None = None) -> dict:
