@@ -7,6 +7,9 @@ Modules, one idea each:
 - `specs`     operator descriptions (plain dicts, JSON-able) ↔ `operators` objects; sidecars
 - `pipeline`  read → measurement → solve (whole or tiled) → write, metrics, report
 - `tiling`    overlapping tiles with smooth blending for large images
+- `outputs`   the command's output files: validated before any work, staged, committed all or nothing
+- `input_files` kernel and mask files checked (headers, size caps, NaN) before a reader allocates
+- `memory`    the run's peak-memory estimate against the memory available (refuse, or smaller tiles)
 - `simulate`  ``restore simulate``: degrade a sharp image, record the operator and seed
 - `figure`    the ``--compare`` figure (matplotlib, Agg)
 - `methods`   the guidance-method registry as the CLI sees it; ``restore methods``
