@@ -21,8 +21,8 @@ TIFFs are written uncompressed (readable without LZW/Deflate codecs).
 from __future__ import annotations
 
 import os
+import secrets
 import sys
-import tempfile
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -282,16 +282,24 @@ def _encode(arr: np.ndarray, fmt: str, ext: str, quality: int) -> bytes:
     return buf.tobytes()
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+def create_temp(folder, name: str) -> tuple[int, str]:
+    """A new hidden temporary file ``.NAME.XXXXXXXX.tmp`` in ``folder``: (open fd, path).
+
+    Created exclusively with mode 0o666, so the process umask gives it the usual permissions (as for
+    any new file) without ever changing the umask (which is process-wide, so toggling it races).
+    """
+    for _ in range(100):
+        tmp = os.path.join(str(folder), f".{name}.{secrets.token_hex(4)}.tmp")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"cannot create a temporary file for {name!r} in {folder}")
 
 
 def _atomic_write(path: Path, data: bytes, overwrite: bool) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = create_temp(path.parent, path.name)
     try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -217,3 +217,20 @@ def test_fallback_reader(tmp_path, monkeypatch):
     write_image(tmp_path / "g.png", gray16, bit_depth=16)
     y, info = read_image(tmp_path / "g.png")
     assert y.shape == (1, 1, 13, 17) and info.bit_depth == 16 and torch.equal(y, gray16)
+
+
+def test_atomic_write_permissions_follow_umask_without_touching_it(tmp_path, monkeypatch):
+    """New files get 0o666 & ~umask, as any new file would, and the process umask is never changed."""
+    import os
+    from restore.io import atomic_write
+    old = os.umask(0o027)
+    try:
+        def no_umask(*a):
+            raise AssertionError("os.umask must not be called")
+        monkeypatch.setattr(os, "umask", no_umask)
+        atomic_write(tmp_path / "a.bin", b"x")
+        assert (os.stat(tmp_path / "a.bin").st_mode & 0o777) == 0o640
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["a.bin"]  # no temporary left
+    finally:
+        monkeypatch.undo()
+        os.umask(old)

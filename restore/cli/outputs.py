@@ -27,11 +27,10 @@ Guarantees:
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..io import SUPPORTED_WRITE_EXTENSIONS
+from ..io import SUPPORTED_WRITE_EXTENSIONS, create_temp
 from .files import same_file
 from ..interrupts import deferred_signals
 
@@ -55,12 +54,6 @@ class Output:
         return os.path.dirname(self.path) or "."
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def _unlink(path) -> None:
     try:
         os.unlink(path)
@@ -72,7 +65,7 @@ def check_folder_writable(folder: str) -> None:
     """Raise OSError unless a file can be created (and removed) in ``folder``."""
     if not os.access(folder, os.W_OK | os.X_OK):
         raise PermissionError(13, "Permission denied")
-    fd, probe = tempfile.mkstemp(dir=folder, prefix=".restore-probe-", suffix=".tmp")
+    fd, probe = create_temp(folder, "restore-probe")
     try:
         os.close(fd)
     finally:
@@ -139,12 +132,11 @@ class OutputSet:
             _unlink(o.tmp)
             o.tmp = None
         try:
-            fd, tmp = tempfile.mkstemp(dir=o.folder, prefix=f".{Path(o.path).name}.", suffix=".tmp")
+            fd, tmp = create_temp(o.folder, Path(o.path).name)
         except OSError as e:
             raise ValueError(f"cannot write {o.label} {o.path!r}: {e.strerror or e}") from None
         o.tmp = tmp
         try:
-            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
                 f.flush()
