@@ -174,7 +174,7 @@ def test_ddp_two_gloo_ranks_identical_weights_and_exact_resume(tmp_path):
         args = [exe, "--standalone", "--nproc_per_node", "2", "-m", "restore.cli", "train", "--data", str(data),
                 "--out", str(tmp_path / out), "--steps", str(steps), "--batch", "2", "--patch", "16", "--base", "8",
                 "--mults", "1,2", "--blocks", "1", "--ckpt-every", "2", "--val-images", "1", "--device", "cpu", *extra]
-        p = subprocess.run(args, capture_output=True, text=True, env=env, timeout=120)
+        p = subprocess.run(args, capture_output=True, text=True, env=env, timeout=600)
         assert p.returncode == 0, p.stderr[-2000:]
         return p
 
