@@ -236,3 +236,26 @@ def test_sr_default_is_the_point_estimate_and_samples_are_posterior_samples(file
     r = cli(files, "sr", files / "small.png", "--factor", "4", "--uncertainty", tmp_path / "u.png",
             "-o", tmp_path / "nu.png")
     assert_bad(r, "--samples")
+
+
+def test_prior_auto_is_named_in_the_report(files, tmp_path, monkeypatch):
+    """--prior auto (the default) resolves by device — 'default' on CPU, 'large' on CUDA when installed —
+    and the report names the prior used."""
+    from restore.cli import pipeline
+    from restore.models import registry
+
+    seen = []
+
+    def fake_load(name, device):  # records the resolved name, loads the tiny prior instead
+        seen.append(name)
+        return registry.load_prior(str(files / "tiny"), device="cpu")
+
+    monkeypatch.setattr(pipeline, "load_prior", fake_load)
+    r = cli(files, "deblur", files / "rgb.png", "--kernel-size", "3", "-o", tmp_path / "a.png", prior=False)
+    assert r.exit_code == 0, r.output
+    assert seen == ["default"] and "prior default" in r.stdout
+    monkeypatch.setattr(registry, "installed", lambda name: True)
+    import torch
+    assert pipeline.resolve_prior("auto", torch.device("cuda")) == "large"
+    assert pipeline.resolve_prior("auto", torch.device("cpu")) == "default"
+    assert pipeline.resolve_prior(str(files / "tiny"), torch.device("cuda")) == str(files / "tiny")

@@ -44,7 +44,7 @@ class Options:
     steps: int | None = None
     seed: int = 0
     device: str = "auto"
-    prior: str = "default"
+    prior: str = "auto"
     samples: int | None = None
     uncertainty: str | None = None
     compare: str | None = None
@@ -248,11 +248,36 @@ def _round(v, nd=4):
 
 
 # ----------------------------------------------------------------------------- the run
-def run(task: str, image: str, spec: dict | None, opt: Options) -> int:
-    t0 = time.perf_counter()
-    show = not opt.quiet and not opt.json
+@dataclass
+class Plan:
+    """Everything decided before the prior is loaded (`prepare`): inputs read, operator built, method,
+    steps and chains chosen, outputs validated, memory checked."""
 
-    # 1. input and operator ------------------------------------------------------------------------
+    task: str
+    image: str
+    info: object
+    y: torch.Tensor
+    A: object
+    spec: dict
+    x_shape: tuple
+    sidecar: dict | None
+    noise: float
+    noise_estimated: bool
+    method: str
+    posterior: bool
+    steps: int | None
+    samples: int
+    output: str
+    outs: OutputSet
+    ref: torch.Tensor | None
+    tiles: tuple | None
+    device: torch.device
+    prior: str
+
+
+def prepare(task: str, image: str, spec: dict | None, opt: Options, show: bool) -> Plan:
+    """Read the input, build the operator, choose method/steps/chains/prior, validate every output and
+    the memory — every check that needs no network, so bad input fails in well under a second."""
     x_in, info = read_image(image)
     sidecar = None
     if opt.from_json is not None:
@@ -261,10 +286,7 @@ def run(task: str, image: str, spec: dict | None, opt: Options) -> int:
         spec = sidecar["operator"]
     noise = parse_noise(opt.noise if (opt.noise is not None or sidecar is None) else sidecar["noise"]["sigma"], task)
 
-    if task == "colorize":
-        y = ops.Grayscale()(x_in) if x_in.shape[1] == 3 else x_in
-    else:
-        y = x_in
+    y = ops.Grayscale()(x_in) if task == "colorize" and x_in.shape[1] == 3 else x_in
     x_shape = specs.image_shape(spec, y.shape)
     A = specs.build(spec, x_shape)
     if spec["op"] == "downsample" and tuple(A.out_shape(x_shape)) != tuple(y.shape):
@@ -272,7 +294,6 @@ def run(task: str, image: str, spec: dict | None, opt: Options) -> int:
     if spec["op"] == "inpaint":
         y = A(y)  # the known pixels of the input are the measurement
 
-    # 2. method, outputs, settings -------------------------------------------------------------------
     method = M.check_method(opt.method) if opt.method else M.default_method(task)
     # --samples K: K posterior samples at the sampling settings (restore.sample_posterior), output = their
     # mean, std = the uncertainty map; without it: the point estimate (restore.solve, tuned, may average)
@@ -297,7 +318,9 @@ def run(task: str, image: str, spec: dict | None, opt: Options) -> int:
     outs.add("--uncertainty", opt.uncertainty, "image")
     outs.add("--compare", opt.compare, "figure")
     outs.validate()
-    check_prior_path(opt.prior)
+    device = resolve_device(opt.device)
+    prior = resolve_prior(opt.prior, device)
+    check_prior_path(prior)
     ref = None
     if opt.reference:
         ref, _ = read_image(opt.reference)
@@ -311,55 +334,63 @@ def run(task: str, image: str, spec: dict | None, opt: Options) -> int:
         if show:
             click.echo(f"estimated noise level σ_y = {noise:.4f} ({noise * 255:.1f}/255)", err=True)
     tiles = tile_plan(opt.tile, task, spec, x_shape, samples)
-    device = resolve_device(opt.device)
     tiles = fit_memory(tiles, opt, task, spec, x_shape, samples, method, device)
+    return Plan(task, image, info, y, A, spec, tuple(x_shape), sidecar, float(noise), noise_estimated, method,
+                posterior, steps, samples, output, outs, ref, tiles, device, prior)
 
-    # 3. prior and solve ---------------------------------------------------------------------------
-    prior = load_prior(opt.prior, device)
-    solve = M.guidance().solve
+
+def resolve_prior(name: str, device: torch.device) -> str:
+    """``auto``: the GPU prior (``large``) on CUDA when it is installed, else ``default``; a name as given."""
+    from ..models.registry import auto_prior
+
+    return auto_prior(device) if name == "auto" else name
+
+
+def solve_plan(plan: Plan, opt: Options, show: bool) -> tuple[torch.Tensor, float, int]:
+    """Load the prior and run the solver (whole or tiled): (K samples or 1 estimate, seconds, tiles)."""
+    prior = load_prior(plan.prior, plan.device)
+    g = M.guidance()
+    tiles, x_shape, device = plan.tiles, plan.x_shape, plan.device
     n_tiles = len(tiling.plan(x_shape, *tiles)) if tiles else 1
     if show and tiles:
         click.echo(f"large image: restoring in {n_tiles} tiles of {tiles[0]} px (overlap {tiles[1]} px)", err=True)
     t_solve = time.perf_counter()
     pixels = tiles[0] ** 2 if tiles else x_shape[-2] * x_shape[-1]
-    groups = len(M.guidance().chain_groups(samples, 1, pixels))  # the solver runs the K chains in groups
-    with Progress(steps * n_tiles * groups if steps else None, f"{task} ({method})",
+    groups = len(g.chain_groups(plan.samples, 1, pixels))  # the solver runs the K chains in groups
+    with Progress(plan.steps * n_tiles * groups if plan.steps else None, f"{plan.task} ({plan.method})",
                   enabled(opt.quiet or opt.json)) as bar:
         def solve_one(yt, seed):
-            if posterior:
-                xs = M.guidance().sample_posterior(yt.to(device), A, prior, method=method, sigma_y=float(noise),
-                                                   steps=steps, seed=int(seed), samples=samples,
-                                                   callback=bar.callback)
+            common = dict(method=plan.method, sigma_y=plan.noise, steps=plan.steps, seed=int(seed),
+                          callback=bar.callback)
+            if plan.posterior:
+                xs = g.sample_posterior(yt.to(device), plan.A, prior, samples=plan.samples, **common)
             else:
-                xs = solve(yt.to(device), A, prior, method=method, sigma_y=float(noise), steps=steps,
-                           seed=int(seed), callback=bar.callback)
+                xs = g.solve(yt.to(device), plan.A, prior, **common)
             return xs.detach()
 
         try:
-            if tiles:
-                xs = tiling.solve_tiled(y, solve_one, tiles[0], tiles[1], opt.seed)
-            else:
-                xs = solve_one(y, opt.seed)
+            xs = tiling.solve_tiled(plan.y, solve_one, tiles[0], tiles[1], opt.seed) if tiles else \
+                solve_one(plan.y, opt.seed)
         except torch.cuda.OutOfMemoryError:
             raise ValueError(f"out of GPU memory for a {x_shape[3]}x{x_shape[2]} image; use --tile 256 "
                              f"(deblur/denoise), fewer --samples, or --device cpu") from None
-    solve_seconds = time.perf_counter() - t_solve
     xs = xs.float().cpu()
     if not bool(torch.isfinite(xs).all()):
-        raise ValueError(f"the solver ({method}) produced NaN/Inf values; try another --method or more --steps")
-    x = xs.mean(dim=0, keepdim=True) if xs.shape[0] > 1 else xs[:1]
-    std = xs.std(dim=0, keepdim=True) if xs.shape[0] > 1 else None
+        raise ValueError(f"the solver ({plan.method}) produced NaN/Inf values; try another --method or more --steps")
+    return xs, time.perf_counter() - t_solve, n_tiles
 
-    # 4. outputs: staged beside their targets, committed together ------------------------------------
+
+def write_outputs(plan: Plan, opt: Options, x: torch.Tensor, std) -> tuple[dict, float | None]:
+    """Stage every output beside its target and commit them together: (metrics, uncertainty scale)."""
+    outs, y, ref, spec = plan.outs, plan.y, plan.ref, plan.spec
     with outs:
-        outs.write("output", encode_image(output, x.clamp(0, 1), info=info))
+        outs.write("output", encode_image(plan.output, x.clamp(0, 1), info=plan.info))
         unc_scale = None
         if opt.uncertainty:
             s = std.mean(dim=1, keepdim=True)
             unc_scale = max(float(s.max()), 1e-12)
             outs.write("--uncertainty", encode_image(opt.uncertainty, s / unc_scale, bit_depth=16 if Path(
                 opt.uncertainty).suffix.lower() in (".png", ".tif", ".tiff") else 8))
-
         metrics = {}
         if ref is not None:
             from ..metrics import psnr, ssim
@@ -374,28 +405,32 @@ def run(task: str, image: str, spec: dict | None, opt: Options) -> int:
 
             titles = {"input": f"input ({specs.describe(spec)})"}
             if metrics:
-                titles["restored"] = f"restored ({method}) {metrics['psnr']:.2f} dB / {metrics['ssim']:.3f}"
+                titles["restored"] = f"restored ({plan.method}) {metrics['psnr']:.2f} dB / {metrics['ssim']:.3f}"
                 if "input_psnr" in metrics:
                     titles["input"] = f"input {metrics['input_psnr']:.2f} dB / {metrics['input_ssim']:.3f}"
             else:
-                titles["restored"] = f"restored ({method})"
+                titles["restored"] = f"restored ({plan.method})"
             outs.write("--compare", compare_figure(
                 opt.compare, y.expand(-1, 3, -1, -1) if x.shape[1] == 3 and y.shape[1] == 1 else y,
                 x, reference=ref, std=std, titles=titles))
         outs.commit()
+    return metrics, unc_scale
 
-    # 5. report ----------------------------------------------------------------------------------------
-    seconds = time.perf_counter() - t0
+
+def report(plan: Plan, opt: Options, x, metrics: dict, unc_scale, seconds: float, solve_seconds: float,
+           n_tiles: int) -> None:
+    """One line per written file (or the JSON record with --json)."""
+    info, spec, output = plan.info, plan.spec, plan.output
     result = {
-        "task": task, "input": str(image), "output": str(output),
+        "task": plan.task, "input": str(plan.image), "output": str(output),
         "uncertainty": str(opt.uncertainty) if opt.uncertainty else None,
         "uncertainty_scale": _round(unc_scale, 6),
         "compare": str(opt.compare) if opt.compare else None,
         "reference": str(opt.reference) if opt.reference else None,
-        "method": method, "seed": opt.seed, "steps": steps, "samples": samples,
-        "noise": _round(noise, 6), "noise_estimated": noise_estimated,
-        "operator": {k: v for k, v in spec.items() if k != "values"}, "from_json": sidecar is not None,
-        "prior": opt.prior, "device": str(device), "tiles": n_tiles,
+        "method": plan.method, "seed": opt.seed, "steps": plan.steps, "samples": plan.samples,
+        "noise": _round(plan.noise, 6), "noise_estimated": plan.noise_estimated,
+        "operator": {k: v for k, v in spec.items() if k != "values"}, "from_json": plan.sidecar is not None,
+        "prior": plan.prior, "device": str(plan.device), "tiles": n_tiles,
         "shape": list(x.shape[1:]), "bit_depth": info.bit_depth if info.bit_depth in (8, 16) else 8,
         "alpha": info.has_alpha,
         "seconds": round(seconds, 3), "solve_seconds": round(solve_seconds, 3),
@@ -405,10 +440,10 @@ def run(task: str, image: str, spec: dict | None, opt: Options) -> int:
     if opt.json:
         click.echo(json.dumps(result, indent=2))
     elif not opt.quiet:
-        click.echo(f"wrote {output}  ({specs.describe(spec)}; {method}, {steps or 0} steps, seed {opt.seed}, "
-                   f"σ_y {noise:.4g}, {seconds:.1f} s on {device})")
+        click.echo(f"wrote {output}  ({specs.describe(spec)}; {plan.method}, {plan.steps or 0} steps, seed {opt.seed}, "
+                   f"σ_y {plan.noise:.4g}, prior {plan.prior}, {seconds:.1f} s on {plan.device})")
         if opt.uncertainty:
-            click.echo(f"wrote {opt.uncertainty}  (per-pixel std over {samples} samples; white = {unc_scale:.4f})")
+            click.echo(f"wrote {opt.uncertainty}  (per-pixel std over {plan.samples} samples; white = {unc_scale:.4f})")
         if opt.compare:
             click.echo(f"wrote {opt.compare}")
         if metrics:
@@ -417,4 +452,16 @@ def run(task: str, image: str, spec: dict | None, opt: Options) -> int:
                 line += f"  (input: PSNR {metrics['input_psnr']:.2f} dB  SSIM {metrics['input_ssim']:.4f})"
             click.echo(line)
     sys.stdout.flush()
+
+
+def run(task: str, image: str, spec: dict | None, opt: Options) -> int:
+    """One restoration: prepare (every check) → solve → write (all outputs or none) → report."""
+    t0 = time.perf_counter()
+    show = not opt.quiet and not opt.json
+    plan = prepare(task, image, spec, opt, show)
+    xs, solve_seconds, n_tiles = solve_plan(plan, opt, show)
+    x = xs.mean(dim=0, keepdim=True) if xs.shape[0] > 1 else xs[:1]
+    std = xs.std(dim=0, keepdim=True) if xs.shape[0] > 1 else None
+    metrics, unc_scale = write_outputs(plan, opt, x, std)
+    report(plan, opt, x, metrics, unc_scale, time.perf_counter() - t0, solve_seconds, n_tiles)
     return 0

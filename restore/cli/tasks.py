@@ -56,8 +56,9 @@ def common_options(task: str):
                          help="Seed of every random draw; the same seed gives the same output."),
             click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
                          help="auto = CUDA when available."),
-            click.option("--prior", default="default", show_default=True, metavar="default|PATH",
-                         help="The built-in prior, or a checkpoint (PATH.safetensors + PATH.json)."),
+            click.option("--prior", default="auto", show_default=True, metavar="auto|default|large|PATH",
+                         help="auto: the GPU prior (large) on a CUDA device when installed, else the CPU "
+                              "prior (default); or a checkpoint (PATH.safetensors + PATH.json)."),
             click.option("--samples", type=int, default=None, metavar="K",
                          help="Draw K posterior samples at the method's sampling settings (checked against "
                               "closed-form posteriors); the output is their mean.  Without it the output is "
