@@ -42,11 +42,24 @@ def _measure(A, channels, sigma_y, dtype=torch.float64, batch=2, seed=0):
 
 
 def test_registry_lists_every_method_with_defaults():
-    assert set(METHODS) == {"dps", "pigdm", "ddrm", "ddnm", "diffpir", "daps", "projection", "pinv", "wiener"}
+    from restore.guidance import REGISTRY
+    assert {"dps", "pigdm", "ddrm", "ddnm", "diffpir", "daps", "projection", "pinv", "wiener"} <= set(METHODS)
     for name, info in METHODS.items():
         assert set(info) == {"description", "noise", "svd"} and info["description"]
-        assert name in DEFAULTS
+        m = REGISTRY[name]
+        assert set(DEFAULTS[name]) <= set(m.options), name  # every documented default is an option of run
+        assert m.fallback is None or m.fallback in REGISTRY
     assert restore.solve is restore.guidance.solve
+
+
+def test_unknown_option_refused_before_anything_runs():
+    """Options are checked against the method's run signature, naming the ones it takes."""
+    A = O.Identity()
+    y = torch.rand(1, 1, 8, 8, dtype=torch.float64)
+    with pytest.raises(TypeError, match="takes no option.*zetta.*its options: steps, zeta"):
+        restore.solve(y, A, _prior(), method="dps", sigma_y=0.05, zetta=1.0)
+    with pytest.raises(TypeError, match="takes no option.*foo"):
+        restore.solve(y, A, _prior(), method="pinv", foo=1)
 
 
 def test_bad_method_name_lists_methods():

@@ -7,7 +7,7 @@ import torch
 
 import operators as O
 import restore
-from restore.guidance import COMMON_OPTIONS, DEFAULTS, METHODS, _RUN, defaults, tuned
+from restore.guidance import COMMON_OPTIONS, DEFAULTS, METHODS, REGISTRY, defaults, tuned
 from restore.priors import GaussianPrior
 
 
@@ -25,7 +25,7 @@ def test_task_of_operator(A, task):
 def test_tuned_table_names_real_methods_tasks_and_options():
     for method, per_task in tuned.TUNED.items():
         assert method in METHODS
-        params = set(inspect.signature(_RUN[method]).parameters) | set(COMMON_OPTIONS)
+        params = set(inspect.signature(REGISTRY[method].run).parameters) | set(COMMON_OPTIONS)
         for task, opts in per_task.items():
             assert task in tuned.TASKS
             assert set(opts) <= params, (method, task, set(opts) - params)

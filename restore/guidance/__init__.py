@@ -93,50 +93,30 @@ Exact for an isotropic Gaussian prior N(μ, ¼I) (up to grid/Monte-Carlo error; 
 """
 from __future__ import annotations
 
-import difflib
-
 import torch
 
-from . import baselines, daps, ddnm, ddrm, diffpir, dps, pigdm, posterior, projection, tuned
+# one line per method module: importing it registers it (restore.guidance.registry)
+from . import baselines, daps, ddnm, ddrm, diffpir, dps, pigdm, projection  # noqa: F401
+from . import posterior, tuned
 from .base import Problem, chain_groups, image_seeds
 from .chains import run_chains
-from .posterior import SAMPLING
+from . import registry
+from .registry import REGISTRY, Method, register
 
 __all__ = ["solve", "sample_posterior", "METHODS", "DEFAULTS", "SAMPLING", "COMMON_OPTIONS", "defaults",
-           "sampling_defaults", "image_seeds", "chain_groups"]
+           "sampling_defaults", "image_seeds", "chain_groups", "register", "Method", "REGISTRY"]
 
-#: name → (description, handles σ_y > 0, needs an SVD)
-METHODS = {
-    "dps": {"description": "Diffusion posterior sampling: gradient of ‖y − A x̂0‖ through the denoiser",
-            "noise": True, "svd": False},
-    "pigdm": {"description": "Pseudoinverse-guided diffusion (ΠGDM): Gaussian likelihood around x̂0",
-              "noise": True, "svd": False},
-    "ddrm": {"description": "Denoising diffusion restoration models: spectral-basis sampling (falls back to ddnm)",
-             "noise": True, "svd": True},
-    "ddnm": {"description": "Null-space model: x̂0 ← A†y + (I − A†A) x̂0 (DDNM+ for noisy y)",
-             "noise": True, "svd": False},
-    "diffpir": {"description": "Plug-and-play: proximal data step on x̂0, then a DDIM-like step",
-                "noise": True, "svd": False},
-    "daps": {"description": "Decoupled annealing: ODE x̂0, Langevin on p(x0 | x̂0, y), re-noise",
-             "noise": True, "svd": False},
-    "projection": {"description": "Score-SDE projection: carry y's spectral components forward to σ_t",
-                   "noise": True, "svd": False},
-    "pinv": {"description": "Baseline: pseudo-inverse A†y (no prior)", "noise": False, "svd": False},
-    "wiener": {"description": "Baseline: Tikhonov/Wiener with a flat per-image signal spectrum (no prior)",
-               "noise": True, "svd": False},
-}
 
-_RUN = {
-    "dps": dps.run, "pigdm": pigdm.run, "ddrm": ddrm.run, "ddnm": ddnm.run, "diffpir": diffpir.run,
-    "daps": daps.run, "projection": projection.run, "pinv": baselines.run_pinv, "wiener": baselines.run_wiener,
-}
-
-#: per-method defaults of the options (steps and the method's own parameters)
-DEFAULTS = {
-    "dps": dps.DEFAULTS, "pigdm": pigdm.DEFAULTS, "ddrm": ddrm.DEFAULTS, "ddnm": ddnm.DEFAULTS,
-    "diffpir": diffpir.DEFAULTS, "daps": daps.DEFAULTS, "projection": projection.DEFAULTS,
-    "pinv": {}, "wiener": {},
-}
+def __getattr__(name):
+    """Views of the registry, always current (a method registered later shows up):
+    METHODS name → {description, noise, svd}, DEFAULTS name → paper settings, SAMPLING name → sampling settings."""
+    if name == "METHODS":
+        return {k: {"description": m.description, "noise": m.noise, "svd": m.svd} for k, m in REGISTRY.items()}
+    if name == "DEFAULTS":
+        return {k: dict(m.defaults) for k, m in REGISTRY.items()}
+    if name == "SAMPLING":
+        return posterior.table()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 #: options every sampler takes through ``solve`` (not the method's own), with their defaults
@@ -150,11 +130,7 @@ def defaults(method: str, A=None, task: str | None = None) -> dict:
 
 
 def _check_method(method: str) -> str:
-    if not isinstance(method, str) or method.lower() not in METHODS:
-        close = difflib.get_close_matches(str(method).lower(), list(METHODS), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(f"unknown method {method!r}{hint}; choose one of: {', '.join(METHODS)}")
-    return method.lower()
+    return registry.get(method).name
 
 
 def sampling_defaults(method: str) -> dict:
@@ -172,10 +148,12 @@ def solve(y, A, prior, method: str = "diffpir", sigma_y=0.0, steps=None, seed=0,
     if "samples" in options:
         raise TypeError("restore.solve returns one point estimate per image and takes no 'samples'; for K "
                         "posterior samples call restore.sample_posterior(y, A, prior, method=..., samples=K)")
-    run = _RUN[method]
-    if method in ("pinv", "wiener"):
+    m = REGISTRY[method]
+    run = m.run
+    if not m.samples:  # a deterministic baseline: one run, no chains
         for name in ("steps", *COMMON_OPTIONS):
             options.pop(name, None)
+        registry.check_options(m, options)
         p = Problem(y, A, prior, sigma_y, 1, seed, schedule=schedule, callback=callback)
         with torch.no_grad():
             x = run(p, **options).detach()
@@ -185,7 +163,7 @@ def solve(y, A, prior, method: str = "diffpir", sigma_y=0.0, steps=None, seed=0,
     average = _check_average(options.pop("average", COMMON_OPTIONS["average"]))
     if steps is not None:
         options["steps"] = int(steps)
-    x = run_chains(method, run, y, A, prior, sigma_y, average, seed, options, callback=callback,
+    x = run_chains(m, y, A, prior, sigma_y, average, seed, options, callback=callback,
                    schedule=schedule, start=start)  # rows m·B + b
     if clamp:
         x = x.clamp(0, 1)
@@ -213,7 +191,7 @@ def sample_posterior(y, A, prior, method: str = "projection", sigma_y=0.0, sampl
     start = options.pop("start", COMMON_OPTIONS["start"])
     if steps is not None:
         options["steps"] = int(steps)
-    x = run_chains(method, _RUN[method], y, A, prior, sigma_y, int(samples), seed, options, callback=callback,
+    x = run_chains(REGISTRY[method], y, A, prior, sigma_y, int(samples), seed, options, callback=callback,
                    schedule=schedule, start=start)
     return x.clamp(0, 1) if clamp else x
 

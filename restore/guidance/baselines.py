@@ -21,6 +21,7 @@ import torch
 from operators.base import per_image
 
 from .base import Problem
+from .registry import Method, register
 
 DEFAULTS = {}
 
@@ -60,3 +61,8 @@ def run_wiener(p: Problem, mean=None, signal_var=None) -> torch.Tensor:
     else:
         S = per_image(signal_var, p.y[: p.B]).reshape(-1).repeat(p.K)
     return p.A.prox(m4 * ones, p.y, p.sigma_y.reshape(-1), 1.0 / S)
+
+
+PINV = register(Method("pinv", run_pinv, "Baseline: pseudo-inverse A†y (no prior)", noise=False, samples=False))
+WIENER = register(Method("wiener", run_wiener,
+                         "Baseline: Tikhonov/Wiener with a flat per-image signal spectrum (no prior)", samples=False))

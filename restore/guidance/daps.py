@@ -32,6 +32,7 @@ import torch
 
 from ..sampling import get_sigmas_karras, sample_ode
 from .base import QUANTIZATION_SIGMA, Problem
+from .registry import Method, register
 
 DEFAULTS = {"steps": 50, "ode_steps": 5, "langevin_steps": 20, "lr": 0.5, "sigma_min": 0.005, "noise": 1.0}
 
@@ -75,3 +76,6 @@ def run(p: Problem, steps: int = DEFAULTS["steps"], ode_steps: int = DEFAULTS["o
         if sn > 0:
             x = x0 + sn * p.noise.randn()
     return x0
+
+
+METHOD = register(Method("daps", run, "Decoupled annealing: ODE x̂0, Langevin on p(x0 | x̂0, y), re-noise", DEFAULTS))

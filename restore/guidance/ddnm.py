@@ -33,6 +33,7 @@ import math
 import torch
 
 from .base import Problem
+from .registry import Method, register
 
 DEFAULTS = {"steps": 100, "eta": 0.85, "s_min": 0.1}
 
@@ -78,3 +79,6 @@ def run(p: Problem, steps: int = DEFAULTS["steps"], eta: float = DEFAULTS["eta"]
             x0 = p.A.prox(den, p.y, p.sigma_y.reshape(-1), 1.0 / max(up, 1e-12 * sn) ** 2)
             x = x0 + keep * sn * eps + (up * z if z is not None else 0)
     return x
+
+
+METHOD = register(Method("ddnm", run, "Null-space model: x̂0 ← A†y + (I − A†A) x̂0 (DDNM+ for noisy y)", DEFAULTS))

@@ -25,6 +25,7 @@ import torch
 
 from . import ddnm
 from .base import Problem
+from .registry import Method, register
 
 DEFAULTS = {"steps": 20, "eta": 0.85, "eta_b": 1.0, "s_min": 3e-2}
 
@@ -60,3 +61,7 @@ def run(p: Problem, steps: int = DEFAULTS["steps"], eta: float = DEFAULTS["eta"]
         c = torch.where(~measured, c_null, torch.where(sn < sc, c_low, c_high))
         x = spec.V(c)
     return x
+
+
+METHOD = register(Method("ddrm", run, "Denoising diffusion restoration models: spectral-basis sampling (falls back to ddnm)",
+                         DEFAULTS, svd=True, fallback="ddnm"))

@@ -21,6 +21,7 @@ import math
 import torch
 
 from .base import QUANTIZATION_SIGMA, Problem
+from .registry import Method, register
 
 DEFAULTS = {"steps": 100, "lam": 7.0, "zeta": 0.3}
 
@@ -44,3 +45,6 @@ def run(p: Problem, steps: int = DEFAULTS["steps"], lam: float = DEFAULTS["lam"]
             step = step + math.sqrt(zeta) * p.noise.randn()
         x = x0 + sn * step
     return x
+
+
+METHOD = register(Method("diffpir", run, "Plug-and-play: proximal data step on x̂0, then a DDIM-like step", DEFAULTS))

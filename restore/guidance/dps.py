@@ -21,6 +21,7 @@ import torch
 
 from ..sampling import ddpm_step
 from .base import Problem, per_image_norm
+from .registry import Method, register
 
 DEFAULTS = {"steps": 1000, "zeta": 0.3}
 
@@ -39,3 +40,6 @@ def run(p: Problem, steps: int = DEFAULTS["steps"], zeta: float = DEFAULTS["zeta
         x = ddpm_step(x, den, s, sn, p.noise.randn() if sn > 0 else None)
         x = x - zeta * (1 + k**2 * s**2) / k * grad
     return x
+
+
+METHOD = register(Method("dps", run, "Diffusion posterior sampling: gradient of ‖y − A x̂0‖ through the denoiser", DEFAULTS))

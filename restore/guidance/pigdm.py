@@ -27,6 +27,7 @@ import torch
 
 from ..sampling import ddim_step
 from .base import Problem
+from .registry import Method, register
 
 DEFAULTS = {"steps": 100, "eta": 1.0, "scale": 1.0}
 
@@ -52,3 +53,6 @@ def run(p: Problem, steps: int = DEFAULTS["steps"], eta: float = DEFAULTS["eta"]
         noise = p.noise.randn() if (eta > 0 and sn > 0) else None
         x = ddim_step(x, den + scale * s**2 * g, s, sn, eta, noise)
     return x
+
+
+METHOD = register(Method("pigdm", run, "Pseudoinverse-guided diffusion (ΠGDM): Gaussian likelihood around x̂0", DEFAULTS))

@@ -33,7 +33,7 @@ every number is benchmarks/EXACTNESS.md):
 """
 from __future__ import annotations
 
-__all__ = ["SAMPLING", "options"]
+__all__ = ["SAMPLING", "options", "table"]
 
 #: method → the options that make its draws posterior samples (on top of the method's DEFAULTS)
 SAMPLING: dict[str, dict] = {
@@ -48,9 +48,17 @@ SAMPLING: dict[str, dict] = {
 
 
 def options(method: str) -> dict:
-    """The sampling options of ``method``: its DEFAULTS overridden by SAMPLING (no ``average``)."""
-    from . import DEFAULTS
-    if method not in SAMPLING:
-        raise ValueError(f"{method!r} has no posterior samples (a deterministic baseline); "
-                         f"sample with one of: {', '.join(SAMPLING)}")
-    return {**DEFAULTS[method], **SAMPLING[method]}
+    """The sampling options of ``method``: its DEFAULTS overridden by SAMPLING (no ``average``).  A
+    registered method absent from SAMPLING samples at its DEFAULTS (unchecked against the closed form)."""
+    from .registry import REGISTRY, get
+    m = get(method)
+    if not m.samples:
+        raise ValueError(f"{method!r} has no posterior samples (a deterministic baseline); sample with one of: "
+                         f"{', '.join(k for k, v in REGISTRY.items() if v.samples)}")
+    return {**m.defaults, **SAMPLING.get(m.name, {})}
+
+
+def table() -> dict:
+    """method → its sampling options, for every registered method that has posterior samples."""
+    from .registry import REGISTRY
+    return {k: options(k) for k, m in REGISTRY.items() if m.samples}

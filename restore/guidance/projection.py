@@ -34,6 +34,7 @@ import torch
 from . import pigdm
 from ..sampling import ddim_step, ddpm_step
 from .base import Problem
+from .registry import Method, register
 
 DEFAULTS = {"steps": 200, "eta": None}
 
@@ -74,3 +75,7 @@ def run(p: Problem, steps: int = DEFAULTS["steps"], eta: float | None = DEFAULTS
         z = p.noise.randn() if sn > 0 and eta != 0 else None
         x = ddpm_step(x, den, s, sn, z) if eta is None else ddim_step(x, den, s, sn, eta, z)
     return carry_forward(p, x, 0.0)
+
+
+METHOD = register(Method("projection", run, "Score-SDE projection: carry y's spectral components forward to σ_t",
+                         DEFAULTS, fallback="pigdm"))

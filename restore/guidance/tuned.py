@@ -64,9 +64,9 @@ def task_of(A) -> str | None:
 
 def options(method: str, A=None, task: str | None = None) -> dict:
     """The default options of ``method`` for operator ``A`` (or an explicit ``task`` name)."""
-    from . import DEFAULTS
+    from .registry import get
     if task is None and A is not None:
         task = task_of(A)
     if task is not None and task not in TASKS:
         raise ValueError(f"unknown task {task!r}; choose one of: {', '.join(TASKS)}")
-    return {**DEFAULTS.get(method, {}), **TUNED.get(method, {}).get(task, {})}
+    return {**get(method).defaults, **TUNED.get(method, {}).get(task, {})}
