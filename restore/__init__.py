@@ -7,6 +7,8 @@ Public entry points (imported lazily so that ``import restore`` stays fast):
   (one image per input, PSNR-tuned settings, may average several chains)
 - ``restore.sample_posterior(y, A, prior, method=..., sigma_y=..., samples=K, seed=...)``  K posterior
   samples per input (the sampling settings checked against closed-form posteriors, never averaged)
+- ``restore.solve_blind(y, prior, kernel_size=31, method="diffpir", sigma_y=...)``  blind deblurring:
+  (image, kernel) with the kernel estimated from y itself (`restore.blind`)
 - ``restore.load_prior(name_or_path)``  the default prior or a checkpoint
 """
 from __future__ import annotations
@@ -20,6 +22,7 @@ _LAZY = {
     "solve": ("restore.guidance", "solve"),
     "sample_posterior": ("restore.guidance", "sample_posterior"),
     "load_prior": ("restore.models.registry", "load_prior"),
+    "solve_blind": ("restore.blind", "solve_blind"),
 }
 
 
@@ -30,4 +33,4 @@ def __getattr__(name):
     raise AttributeError(f"module 'restore' has no attribute {name!r}")
 
 
-__all__ = ["sample", "solve", "sample_posterior", "load_prior", "__version__"]
+__all__ = ["sample", "solve", "sample_posterior", "solve_blind", "load_prior", "__version__"]

@@ -1,0 +1,146 @@
+"""Blind deblurring: estimate the blur kernel from the image itself, then restore with the prior.
+
+    x̂, k̂ = restore.solve_blind(y, prior, kernel_size=31, method=None, sigma_y=0.01,
+                                boundary="reflect", steps=None, seed=0, **options)
+
+Model: y = k ⊛ x + σ_y z with x and k unknown, k ≥ 0, Σk = 1, supported on N×N.  The split is the
+one of expectation–maximisation (Laroche et al. 2024, "Fast diffusion EM"): a kernel fit (M-step)
+alternating with an image estimate (E-step), here as
+
+1. **Kernel** (`restore.blind.estimate`): coarse to fine on the grey (BT.601 luma) image, alternate
+   the sharp-edged latent image of an L0 gradient prior (`restore.blind.latent`)
+
+       x ← argmin ‖k ⊛ x − y‖² + λ‖∇x‖₀
+
+   with the support-constrained, projected least-squares kernel on gradients (`operators.kernel_fit`)
+
+       k ← P_N( argmin_{supp k ⊂ N×N} Σ_d ‖∂_d y − k ⊛ ∂_d x‖² + γ‖k‖² ).
+
+   The L0 latent, not the prior's posterior mean, drives the kernel: an MMSE image is smooth where
+   it is unsure, and the kernel fitted to it drifts toward the delta (Levin et al. 2009); the L0
+   image keeps only steps, whose blurred profiles pin the kernel down.
+2. **Image** (the E-step, with the diffusion prior).  Default (``method=None``,
+   `restore.blind.deconv`): a gradient-regularised deconvolution with k̂, then one posterior-mean
+   step of the prior,
+
+       x_α = argmin ‖k̂ ⊛ x − y‖² + α‖∇x‖²,    x̂ = D(x_α, σ_e) = E[x₀ | x₀ + σ_e z = x_α],
+
+   robust to the kernel's error.  ``method="diffpir"`` (or any guidance method of `restore.solve`):
+   x̂ = restore.solve(y, Blur(k̂, boundary), prior, method, σ̃_y) at the method's tuned deblurring
+   defaults, with σ̃_y² = σ_y² + σ_k² (``kernel_noise`` σ_k = 0.005): the non-blind posterior with the
+   estimated kernel.  Those methods fit y down to σ̃_y with the wrong kernel and pay for every bit of
+   kernel error (benchmarks/BLIND.md measures both).
+
+No blur: a kernel estimate with at least ``SUBPIXEL_MASS`` (80 %) of its mass on the central 3×3
+pixels is a blur below a pixel (a Gaussian of std ≲ 0.75 px), within the estimate's own error on a
+sharp image; it is replaced by the delta, and the image comes back as y (through the E-step at
+k = δ).
+
+Kernels are estimated per image (each image of a batch its own k̂), and image b is solved with the
+seed ``image_seeds(seed, B)[b]``, so the batch does not change the result.  Returns a
+``BlindResult(image, kernel)``: image (B, C, H, W) like y, kernel (B, N, N) float64, each kernel
+non-negative, Σ = 1, centred on its centre of mass.
+
+Refused with one ValueError: an even or non-positive ``kernel_size``, a kernel larger than the
+image, a flat image (no edge to estimate a blur from).
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+import operators as ops
+from operators.grayscale import BT601
+from operators.kernel_fit import delta_kernel
+
+from .deconv import denoised_deconvolution
+from .estimate import ESTIMATE_DEFAULTS, estimate_kernel, pyramid_sizes
+
+__all__ = ["solve_blind", "estimate_kernel", "luma", "BlindResult", "ESTIMATE_DEFAULTS", "KERNEL_NOISE", "SUBPIXEL_MASS",
+           "pyramid_sizes", "check_blind_input"]
+
+#: σ_k: the kernel error counted as measurement noise in the final solve (module docstring)
+KERNEL_NOISE = 0.005
+
+#: kernels with at least this mass on the central 3×3 pixels are treated as no blur (module docstring)
+SUBPIXEL_MASS = 0.8
+
+#: an image whose grey values span less than this (two 8-bit levels) has nothing to estimate a blur from
+FLAT_RANGE = 2.0 / 255.0
+
+
+class BlindResult(NamedTuple):
+    image: Tensor   # (B, C, H, W)
+    kernel: Tensor  # (B, N, N) float64
+
+
+def luma(y: Tensor) -> Tensor:
+    """(C, H, W) → (H, W) grey: BT.601 luma for 3 channels, the mean otherwise (float64)."""
+    y = y.to(torch.float64)
+    if y.shape[0] == 3:
+        w = torch.tensor(BT601, dtype=torch.float64, device=y.device).view(3, 1, 1)
+        return (w * y).sum(0)
+    return y.mean(0)
+
+
+def check_blind_input(y: Tensor, kernel_size) -> int:
+    """Validate (y, N) for blind deblurring; returns N.  One ValueError per problem."""
+    if not isinstance(y, Tensor) or y.ndim != 4:
+        raise ValueError(f"y must be a (B, C, H, W) tensor, got {getattr(y, 'shape', type(y))}")
+    try:
+        n = int(kernel_size)
+        whole = not isinstance(kernel_size, bool) and float(kernel_size) == n
+    except (TypeError, ValueError):
+        whole = False
+    if not whole or n < 1 or n % 2 == 0:
+        raise ValueError(f"kernel size must be an odd whole number ≥ 1, got {kernel_size!r}")
+    h, w = y.shape[-2:]
+    if n > min(h, w):
+        raise ValueError(f"kernel size {n} is larger than the image {h}x{w}")
+    if not bool(torch.isfinite(y).all()):
+        raise ValueError("the image contains NaN or infinite values")
+    for b in range(y.shape[0]):
+        g = luma(y[b])
+        if float(g.max() - g.min()) < FLAT_RANGE:
+            raise ValueError("the image is flat (no edges), so its blur cannot be estimated; "
+                             "pass a kernel instead")
+    return n
+
+
+def solve_blind(y: Tensor, prior, kernel_size: int = 31, method: str | None = None, sigma_y: float = 0.0,
+                boundary: str = "reflect", steps=None, seed=0, kernel_noise: float = KERNEL_NOISE,
+                estimate: dict | None = None, callback=None, **options) -> BlindResult:
+    """Blind deblurring of y (B, C, H, W) in [0, 1]: (image, kernel) — module docstring.
+
+    ``estimate``: options of `estimate_kernel` (iters, lam, lam_min, gamma, threshold, min_piece,
+    salient, polish); ``method`` None = the one-step posterior of `restore.blind.deconv`, else a
+    `restore.solve` method, to which ``steps``/``options``/``callback`` go."""
+    from ..guidance import image_seeds, solve
+
+    if boundary not in ops.BOUNDARIES:
+        raise ValueError(f"unknown blur boundary {boundary!r} (choose from {ops.BOUNDARIES})")
+    n = check_blind_input(y, kernel_size)
+    sigma = torch.as_tensor(sigma_y, dtype=torch.float64).reshape(-1)
+    if sigma.numel() not in (1, y.shape[0]) or not bool(torch.isfinite(sigma).all()) or bool((sigma < 0).any()):
+        raise ValueError(f"sigma_y must be ≥ 0, a float or one value per image, got {sigma_y!r}")
+    sigma = sigma.expand(y.shape[0])
+    seeds = image_seeds(seed, y.shape[0])
+    est = {**ESTIMATE_DEFAULTS, **(estimate or {})}
+    images, kernels = [], []
+    for b in range(y.shape[0]):
+        k = estimate_kernel(luma(y[b]), n, boundary=boundary, **est)
+        c = n // 2
+        if float(k[max(0, c - 1):c + 2, max(0, c - 1):c + 2].sum()) >= SUBPIXEL_MASS:
+            k = delta_kernel(n, k.dtype, k.device)
+        if method is None:
+            images.append(denoised_deconvolution(y[b], k, prior, float(sigma[b]), boundary=boundary)[None])
+            kernels.append(k)
+            continue
+        s = float(torch.sqrt(sigma[b] ** 2 + kernel_noise ** 2))
+        x = solve(y[b:b + 1], ops.Blur(k, boundary=boundary), prior, method=method, sigma_y=s, steps=steps,
+                  seed=[seeds[b]], callback=callback, **options)
+        images.append(x)
+        kernels.append(k)
+    return BlindResult(torch.cat(images), torch.stack(kernels))

@@ -1,0 +1,121 @@
+"""Coarse-to-fine kernel estimation: alternate the x-step and the k-step on an image pyramid.
+
+For kernel size N the pyramid has levels l = L … 0 with kernel sizes N_l (odd, N_l ≈ N·2^(−l/2),
+the coarsest 3–5 px) and images y_l = y resized by N_l/N (area-antialiased bilinear).  At each
+level, starting from the previous level's kernel resized to N_l × N_l (a 3×3 two-pixel bar at the
+coarsest, as in Pan et al. 2014):
+
+    repeat ``iters`` times:
+        x ← argmin ‖k ⊛ x − y_l‖² + λ‖∇x‖₀                     (`restore.blind.latent.l0_latent`)
+        k ← P_{N_l}( argmin Σ_d ‖∂_d y_l − k ⊛ ∂_d x‖² + γ‖k‖² )  (`operators.kernel_fit.fit_kernel`)
+        λ ← max(λ/1.1, λ_min)            (λ carries over to the next level: coarse levels see a strong
+                                          L0 prior that escapes the no-blur solution, fine levels a weak one
+                                          that leaves the true kernel nearly a fixed point)
+
+Photos (``boundary`` other than "circular") are extended periodically first (`restore.blind.taper`).
+Every step is a handful of FFTs on the level's grid, so the whole estimate costs a few seconds at
+256² — far less than one diffusion solve.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from operators.kernel_fit import fit_kernel, gradients, resize_kernel
+
+from .latent import l0_latent
+from .taper import taper_pad
+
+__all__ = ["pyramid_sizes", "estimate_kernel", "ESTIMATE_DEFAULTS"]
+
+#: λ, threshold: chosen on Levin image 1 (kernels 2, 4, 6) with a gradient-Tikhonov deconvolution as the
+#: judge (λ = 4e-3 as in Pan et al. left kernels 4 and 6 stuck near a compact blob)
+ESTIMATE_DEFAULTS = {"iters": 5, "lam": 1e-2, "lam_min": 1e-4, "gamma": 1e-2, "threshold": 0.02, "polish": 6,
+                     "min_piece": 0.1, "salient": 2.0}
+
+
+def salient_gradients(x: Tensor, n: int, r: float) -> tuple[Tensor, Tensor]:
+    """(∂_v x, ∂_h x) kept only where |∇x| ≥ t (Cho & Lee 2009): t is the largest threshold that keeps
+    at least r·√(P_x·N²) pixels in each of 4 orientation bins (P_x pixels, N×N kernel); r ≤ 0 keeps all."""
+    gv, gh = gradients(x)
+    if r <= 0:
+        return gv, gh
+    mag = torch.sqrt(gv ** 2 + gh ** 2)
+    want = int(r * math.sqrt(mag.numel() * n * n))
+    ang = torch.remainder(torch.atan2(gv, gh), math.pi)
+    bins = torch.clamp((ang / (math.pi / 4) + 0.5).long() % 4, 0, 3)
+    t = float("inf")
+    for b in range(4):
+        m = mag[bins == b]
+        if m.numel() == 0:
+            continue
+        t = min(t, float(torch.topk(m, min(want, m.numel())).values[-1]))
+    keep = mag >= t
+    return gv * keep, gh * keep
+
+
+def _odd(v: float) -> int:
+    n = int(round(v))
+    return n if n % 2 == 1 else n + 1 if n + 1 - v <= v - (n - 1) else n - 1
+
+
+def pyramid_sizes(size: int) -> list[int]:
+    """Kernel sizes from coarse to fine: N, N/√2, N/2, … (odd) down to 3–5 px, reversed."""
+    sizes = [int(size)]
+    while sizes[-1] > 5:
+        nxt = max(3, _odd(sizes[-1] / math.sqrt(2)))
+        if nxt >= sizes[-1]:
+            break
+        sizes.append(nxt)
+    return sizes[::-1]
+
+
+def _resize(y: Tensor, h: int, w: int) -> Tensor:
+    if (h, w) == tuple(y.shape):
+        return y
+    return F.interpolate(y[None, None], size=(h, w), mode="bilinear", align_corners=False, antialias=True)[0, 0]
+
+
+def _initial_kernel(n: int, dtype, device) -> Tensor:
+    k = torch.zeros(n, n, dtype=dtype, device=device)
+    c = n // 2
+    k[c, c] = k[c, c + 1] = 0.5 if n > 1 else 1.0
+    return k if n > 1 else k.fill_(1.0)
+
+
+def estimate_kernel(y: Tensor, size: int, boundary: str = "reflect", iters: int = ESTIMATE_DEFAULTS["iters"],
+                    lam: float = ESTIMATE_DEFAULTS["lam"], lam_min: float = ESTIMATE_DEFAULTS["lam_min"],
+                    gamma: float = ESTIMATE_DEFAULTS["gamma"], threshold: float = ESTIMATE_DEFAULTS["threshold"],
+                    min_piece: float = ESTIMATE_DEFAULTS["min_piece"], salient: float = ESTIMATE_DEFAULTS["salient"],
+                    polish: int = 0, polish_min: float = 1e-5, cg_iters: int = 20, warm: bool = False,
+                    callback=None) -> Tensor:
+    """The N×N kernel of a 2-D grey image y (float64), coarse to fine (module docstring).
+
+    ``callback(level, size, k)`` after each level."""
+    y = y.to(torch.float64)
+    h, w = y.shape
+    k = None
+    lam_l = lam
+    for level, n in enumerate(pyramid_sizes(size)):
+        s = n / size
+        hl, wl = max(n, round(h * s)), max(n, round(w * s))
+        yl = _resize(y, hl, wl)
+        if boundary != "circular":
+            yl = taper_pad(yl, n)
+        k = _initial_kernel(n, y.dtype, y.device) if k is None else resize_kernel(k, n)
+        for _ in range(iters):
+            x = l0_latent(yl, k, lam_l)
+            k = fit_kernel(x, yl, n, gamma=gamma, threshold=threshold, min_piece=min_piece,
+                           grads=salient_gradients(x, n, salient), iters=cg_iters, init=k if warm else None)
+            lam_l = max(lam_l / 1.1, lam_min)
+        if callback is not None:
+            callback(level, n, k)
+    for _ in range(int(polish)):  # finest level: λ halves down to polish_min
+        lam_l = max(lam_l / 2, polish_min)
+        x = l0_latent(yl, k, lam_l)
+        k = fit_kernel(x, yl, n, gamma=gamma, threshold=threshold, min_piece=min_piece,
+                       grads=salient_gradients(x, n, salient), init=k)
+    return k
