@@ -3,9 +3,10 @@
 Images are (B, C, H, W) float tensors in [0, 1]; every operator is a `LinearOperator` with forward,
 exact adjoint, pseudo-inverse, prox, and (where cheap) an exact `SVD`.
 """
-from .base import Compose, LinearOperator, per_image
+from .base import Compose, LinearOperator
+from .batch import batch_dot, per_image
 from .blur import BOUNDARIES, Blur, FourierSVD, GaussianBlur, MotionBlur, UniformBlur
-from .cg import batch_dot, conjugate_gradient
+from .cg import conjugate_gradient
 from .downsample import FILTERS, BicubicSVD, BoxSVD, Downsample, StridedSVD, bicubic_matrix
 from .grayscale import BT601, Grayscale, GrayscaleSVD
 from .identity import Identity, IdentitySVD

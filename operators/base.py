@@ -26,23 +26,10 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from .cg import batch_dot, conjugate_gradient
+from .batch import batch_dot, per_image  # noqa: F401  (per_image: re-exported)
+from .cg import conjugate_gradient
 from .random import randn
 from .svd import SVD
-
-
-def per_image(value, x: Tensor) -> Tensor:
-    """Broadcast a float, 0-d tensor or (B,) tensor to shape (B, 1, 1, 1) on x's device and dtype."""
-    dtype = x.real.dtype if x.is_complex() else x.dtype
-    v = torch.as_tensor(value, dtype=dtype, device=x.device)
-    if v.ndim == 0:
-        v = v.expand(x.shape[0])
-    v = v.reshape(-1)
-    if v.shape[0] == 1 and x.shape[0] != 1:
-        v = v.expand(x.shape[0])
-    if v.shape[0] != x.shape[0]:
-        raise ValueError(f"expected a scalar or one value per image ({x.shape[0]}), got {v.shape[0]} values")
-    return v.view(-1, *([1] * (x.ndim - 1)))
 
 
 class LinearOperator:

@@ -15,15 +15,7 @@ from typing import Callable, Optional
 import torch
 from torch import Tensor
 
-
-def batch_dot(a: Tensor, b: Tensor) -> Tensor:
-    """Per-image inner product ⟨a_i, b_i⟩, shape (B,) (real part for complex tensors)."""
-    p = a.conj() * b if a.is_complex() else a * b
-    return p.reshape(p.shape[0], -1).sum(dim=1).real
-
-
-def _bcast(v: Tensor, like: Tensor) -> Tensor:
-    return v.view(-1, *([1] * (like.ndim - 1)))
+from .batch import batch_dot, per_image
 
 
 def default_tol(dtype: torch.dtype) -> float:
@@ -58,11 +50,11 @@ def conjugate_gradient(
         pMp = batch_dot(p, Mp)
         ok = active & (pMp > 0)
         alpha = torch.where(ok, rr / torch.where(ok, pMp, torch.ones_like(pMp)), torch.zeros_like(rr))
-        x = x + _bcast(alpha, x) * p
-        r = r - _bcast(alpha, r) * Mp
+        x = x + per_image(alpha, x) * p
+        r = r - per_image(alpha, r) * Mp
         rr_new = batch_dot(r, r)
         beta = torch.where(ok, rr_new / torch.where(ok, rr, torch.ones_like(rr)), torch.zeros_like(rr))
-        p = torch.where(_bcast(ok, p), r + _bcast(beta, p) * p, p)
+        p = torch.where(per_image(ok.to(beta.dtype), p) > 0, r + per_image(beta, p) * p, p)
         rr = torch.where(ok, rr_new, rr)
         active = ok & (rr > threshold)
     return x

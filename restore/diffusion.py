@@ -38,6 +38,8 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from operators.batch import per_image
+
 
 __all__ = [
     # tables
@@ -297,13 +299,6 @@ class VPSchedule:
 # --------------------------------------------------------------------------------------------
 # SDE objects (score_sde_pytorch style)
 # --------------------------------------------------------------------------------------------
-def _bcast(v: Tensor, x: Tensor) -> Tensor:
-    v = torch.as_tensor(v, dtype=x.dtype, device=x.device)
-    if v.ndim == 0:
-        v = v.expand(x.shape[0])
-    return v.reshape(-1, *([1] * (x.ndim - 1)))
-
-
 class VPSDE:
     """Variance-preserving SDE  dx = −½ β(t) x dt + √β(t) dW,  t ∈ [0, 1].
 
@@ -345,15 +340,15 @@ class VPSDE:
 
     def drift(self, x: Tensor, t) -> Tensor:
         """f(x, t) = −½ β(t) x."""
-        return -0.5 * _bcast(self.beta(torch.as_tensor(t, dtype=x.dtype, device=x.device)), x) * x
+        return -0.5 * per_image(self.beta(torch.as_tensor(t, dtype=x.dtype, device=x.device)), x) * x
 
     def diffusion(self, x: Tensor, t) -> Tensor:
         """g(t) = √β(t), shape (B, 1, 1, 1)."""
-        return _bcast(self.beta(torch.as_tensor(t, dtype=x.dtype, device=x.device)), x).sqrt()
+        return per_image(self.beta(torch.as_tensor(t, dtype=x.dtype, device=x.device)), x).sqrt()
 
     def marginal(self, x0: Tensor, t) -> tuple[Tensor, Tensor]:
         """q(x_t | x0) = N(√ᾱ(t) x0, (1 − ᾱ(t)) I): returns (mean, std)."""
-        a = _bcast(self.alpha_bar(torch.as_tensor(t, dtype=x0.dtype, device=x0.device)), x0)
+        a = per_image(self.alpha_bar(torch.as_tensor(t, dtype=x0.dtype, device=x0.device)), x0)
         return a.sqrt() * x0, (1 - a).sqrt()
 
     def prior_sample(self, shape, generator=None, dtype=torch.float64, device=None) -> Tensor:
@@ -367,7 +362,7 @@ class VPSDE:
     def discretize(self, x: Tensor, t, t_next) -> tuple[Tensor, Tensor]:
         """Integrals over the reverse interval [t', t] (t' < t): (∫f dt, ∫g² dt) = (−½ x Δs, Δs),
         Δs = ∫β = log ᾱ(t') − log ᾱ(t), exact for the linear drift's β."""
-        ds = _bcast(self._log_alpha_bar(torch.as_tensor(t_next, dtype=x.dtype, device=x.device))
+        ds = per_image(self._log_alpha_bar(torch.as_tensor(t_next, dtype=x.dtype, device=x.device))
                     - self._log_alpha_bar(torch.as_tensor(t, dtype=x.dtype, device=x.device)), x)
         return -0.5 * x * ds, ds
 
@@ -408,8 +403,8 @@ class VESDE:
 
     def discretize(self, x: Tensor, t, t_next) -> tuple[Tensor, Tensor]:
         """(∫f dt, ∫g² dt) over [t', t] = (0, σ(t)² − σ(t')²)."""
-        s = _bcast(self.sigma(torch.as_tensor(t, dtype=x.dtype, device=x.device)), x)
-        sn = _bcast(self.sigma(torch.as_tensor(t_next, dtype=x.dtype, device=x.device)), x)
+        s = per_image(self.sigma(torch.as_tensor(t, dtype=x.dtype, device=x.device)), x)
+        sn = per_image(self.sigma(torch.as_tensor(t_next, dtype=x.dtype, device=x.device)), x)
         return torch.zeros_like(x), (s**2 - sn**2).clamp(min=0)
 
     def drift(self, x: Tensor, t) -> Tensor:
@@ -418,12 +413,12 @@ class VESDE:
 
     def diffusion(self, x: Tensor, t) -> Tensor:
         """g(t) = √(dσ²/dt) = σ(t) √(2 log(σ_max/σ_min))."""
-        s = _bcast(self.sigma(torch.as_tensor(t, dtype=x.dtype, device=x.device)), x)
+        s = per_image(self.sigma(torch.as_tensor(t, dtype=x.dtype, device=x.device)), x)
         return s * math.sqrt(2 * math.log(self.sigma_max / self.sigma_min))
 
     def marginal(self, x0: Tensor, t) -> tuple[Tensor, Tensor]:
         """q(x_t | x0) = N(x0, σ(t)² I)  (σ(0) = σ_min is neglected, as in Song et al.)."""
-        return x0, _bcast(self.sigma(torch.as_tensor(t, dtype=x0.dtype, device=x0.device)), x0)
+        return x0, per_image(self.sigma(torch.as_tensor(t, dtype=x0.dtype, device=x0.device)), x0)
 
     def prior_sample(self, shape, generator=None, dtype=torch.float64, device=None) -> Tensor:
         """x_1 ~ N(0, σ_max² I)."""

@@ -20,6 +20,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from operators.batch import per_image
+
 __all__ = ["mse", "psnr", "ssim", "gaussian_window"]
 
 # SSIM constants of Wang et al. (2004), as in scikit-image.
@@ -46,14 +48,6 @@ def _check_pair(x: torch.Tensor, ref: torch.Tensor) -> tuple[torch.Tensor, torch
     return x.to(dtype), ref.to(device=x.device, dtype=dtype)
 
 
-def _per_image(value, x: torch.Tensor) -> torch.Tensor:
-    """A float or a (B,) tensor as a (B,) tensor on x's device and dtype."""
-    v = torch.as_tensor(value, device=x.device, dtype=x.dtype)
-    if v.ndim == 0:
-        return v.expand(x.shape[0])
-    return v.reshape(-1).expand(x.shape[0])
-
-
 def mse(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     """Mean squared error per image: mean over (C, H, W) of (x - ref)^2, shape (B,)."""
     x, ref = _check_pair(x, ref)
@@ -66,7 +60,7 @@ def psnr(x: torch.Tensor, ref: torch.Tensor, data_range: float | torch.Tensor = 
     Identical images give ``inf`` (as scikit-image).  ``data_range`` is a float or a (B,) tensor.
     """
     err = mse(x, ref)
-    dr = _per_image(data_range, err.unsqueeze(1))
+    dr = per_image(data_range, err.unsqueeze(1)).reshape(-1)
     return 10.0 * torch.log10(dr.square() / err)
 
 
@@ -122,7 +116,7 @@ def ssim(x: torch.Tensor, ref: torch.Tensor, data_range: float | torch.Tensor = 
     var_y = e_yy - mc_y * mc_y
     cov_xy = e_xy - mc_x * mc_y
 
-    dr = _per_image(data_range, x).view(b, 1, 1, 1)
+    dr = per_image(data_range, x).view(b, 1, 1, 1)
     c1 = (_K1 * dr) ** 2
     c2 = (_K2 * dr) ** 2
     s = ((2 * mu_x * mu_y + c1) * (2 * cov_xy + c2)) / ((mu_x.square() + mu_y.square() + c1) * (var_x + var_y + c2))

@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from operators import LinearOperator
-from operators.base import per_image
+from operators.batch import batch_dot, per_image
 from operators.svd import default_rtol
 
 from ..sampling import get_sigmas_vp, resolve_schedule
@@ -204,13 +204,8 @@ class Problem:
         v = v.expand(self.x_shape).clone()
         lam = torch.ones(self.N, 1, 1, 1, device=self.device, dtype=self.dtype)
         for _ in range(iters):
-            v = v / v.flatten(1).norm(dim=1).clamp_min(1e-30).view(-1, 1, 1, 1)
+            v = v / per_image(batch_dot(v, v).sqrt().clamp_min(1e-30), v)
             w = self.A.normal(v)
-            lam = (w * v).flatten(1).sum(1).view(-1, 1, 1, 1)
+            lam = per_image(batch_dot(w, v), v)
             v = w
         return lam * 1.05  # small safety margin on the power-iteration estimate
-
-
-def per_image_norm(v: Tensor) -> Tensor:
-    """‖v_i‖ per image, shape (B, 1, 1, 1)."""
-    return v.flatten(1).norm(dim=1).view(-1, *([1] * (v.ndim - 1)))

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import torch
 
+from operators.batch import batch_dot, per_image
+
 from ..sampling import ddpm_step
-from .base import Problem, per_image_norm
+from .base import Problem
 from .registry import Method, register
 
 DEFAULTS = {"steps": 1000, "zeta": 0.3}
@@ -36,7 +38,7 @@ def run(p: Problem, steps: int = DEFAULTS["steps"], zeta: float = DEFAULTS["zeta
         den, vjp = p.denoise_vjp(x, s)
         p.report(i, x, den, s)
         r = p.y - p.A(den)
-        grad = vjp(-p.A.adjoint(r) / per_image_norm(r).clamp_min(tiny))
+        grad = vjp(-p.A.adjoint(r) / per_image(batch_dot(r, r).sqrt(), r).clamp_min(tiny))
         x = ddpm_step(x, den, s, sn, p.noise.randn() if sn > 0 else None)
         x = x - zeta * (1 + k**2 * s**2) / k * grad
     return x

@@ -19,16 +19,11 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import Tensor
 
+from operators.batch import per_image
 
-def as_sigma(sigma, x: Tensor) -> Tensor:
-    """Broadcast a noise level (float, 0-d tensor or shape (B,)) to shape (B, 1, 1, 1) like ``x``."""
-    s = torch.as_tensor(sigma, dtype=x.dtype, device=x.device)
-    if s.ndim == 0:
-        s = s.expand(x.shape[0])
-    s = s.reshape(-1)
-    if s.shape[0] != x.shape[0]:
-        raise ValueError(f"sigma has {s.shape[0]} entries for a batch of {x.shape[0]}")
-    return s.view(-1, *([1] * (x.ndim - 1)))
+
+#: σ (float, 0-d or (B,)) broadcast to (B, 1, 1, 1) like ``x``: the package's one per-image broadcast
+as_sigma = per_image
 
 
 @runtime_checkable

@@ -9,15 +9,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from operators.batch import batch_dot, per_image
+
 from ..diffusion import VESDE, SigmaClockVPSDE
 from ..priors.base import as_sigma
 
 __all__ = ["ddpm_step", "ddim_step", "ancestral_sigmas", "pf_ode_derivative", "euler_step", "heun_step",
            "vp_sde_step", "reverse_diffusion_step", "langevin_step"]
-
-
-def _per_image_sq_norm(v: Tensor) -> Tensor:
-    return v.flatten(1).pow(2).sum(1).view(-1, *([1] * (v.ndim - 1)))
 
 
 def _add_noise(mean: Tensor, std: Tensor, noise: Tensor | None) -> Tensor:
@@ -154,7 +152,8 @@ def langevin_step(x: Tensor, denoised: Tensor, sigma, noise: Tensor, snr: float 
     if step_size == "sigma":
         eps = 2 * (snr * s) ** 2
     elif step_size == "snr":
-        eps = 2 * snr**2 * _per_image_sq_norm(noise) / _per_image_sq_norm(score).clamp(min=torch.finfo(x.dtype).tiny)
+        ratio = batch_dot(noise, noise) / batch_dot(score, score).clamp(min=torch.finfo(x.dtype).tiny)
+        eps = 2 * snr**2 * per_image(ratio, x)
         eps = torch.minimum(eps, max_step * s**2)
     else:
         raise ValueError(f"step_size must be 'sigma' or 'snr', got {step_size!r}")
