@@ -259,3 +259,25 @@ def test_prior_auto_is_named_in_the_report(files, tmp_path, monkeypatch):
     assert pipeline.resolve_prior("auto", torch.device("cuda")) == "large"
     assert pipeline.resolve_prior("auto", torch.device("cpu")) == "default"
     assert pipeline.resolve_prior(str(files / "tiny"), torch.device("cuda")) == str(files / "tiny")
+
+
+def test_simulate_noise_sweep_is_nested_along_one_path(files, tmp_path):
+    """--noise a,b,c: one image per level, points of one Brownian path Y_t = 𝒜x + σ_max W_t; the σ_max
+    image equals the single-level run, and each level's noise has the right size."""
+    src = files / "rgb.png"
+    common = ["simulate", src, "--task", "denoise", "--seed", "4", "--bit-depth", "16"]
+    ok_json(cli(files, *common, "--noise", "0.2", "-o", tmp_path / "one.png", "--json"))
+    items = ok_json(cli(files, *common, "--noise", "0.05,0.1,0.2", "-o", tmp_path / "s.png", "--json"))
+    assert [i["noise"]["sigma"] for i in items] == [0.05, 0.1, 0.2]
+    assert [round(i["noise"]["path"]["t"], 6) for i in items] == [0.0625, 0.25, 1.0]
+    x = read(src).astype(np.float64) / 255
+    ys = {s: read(tmp_path / f"s_{s:g}.png").astype(np.float64) / 65535 for s in (0.05, 0.1, 0.2)}
+    assert np.array_equal(read(tmp_path / "s_0.2.png"), read(tmp_path / "one.png"))  # t = 1: the plain noise
+    inside = (x > 0.35) & (x < 0.65)  # away from clipping
+    for s, y in ys.items():
+        assert abs(np.std((y - x)[inside]) / s - 1) < 0.15
+    # nested: the increment from 0.1 to 0.2 is independent of the path up to 0.1
+    d1, d2 = (ys[0.1] - x)[inside], (ys[0.2] - ys[0.1])[inside]
+    assert abs(np.corrcoef(d1, d2)[0, 1]) < 0.15 and abs(np.std(d2) / np.sqrt(0.2**2 - 0.1**2) - 1) < 0.15
+    assert_bad(cli(files, "simulate", src, "--task", "denoise", "--noise", "0.1,0.1", "-o", tmp_path / "d.png"),
+               "twice")

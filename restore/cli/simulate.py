@@ -2,7 +2,10 @@
 
     y = 𝒜(x) + σ_y z,   z ~ N(0, I) drawn from a seed derived from --seed
 
-(inpainting: the noise only on the known pixels, zeros elsewhere).  Writes the measurement y
+(inpainting: the noise only on the known pixels, zeros elsewhere).  Several levels (``--noise
+0.01,0.025,0.05``) are points of one seeded Brownian path of the measurement noise, dY = σ_max dW from
+Y_0 = 𝒜(x) (`operators.GaussianNoise.path`): level σ is Y_t at t = (σ/σ_max)², so the noise sweep is
+nested — each noisier image is the same path run longer — and the σ_max image equals the single-level one.  Writes the measurement y
 (clamped to [0, 1] and rounded to the file's bit depth) and, beside it, a JSON sidecar
 ``OUT.json`` recording the operator spec (kernel/mask parameters and seeds), σ_y and the seeds, so
 ``restore TASK OUT --from-json`` rebuilds the exact same operator.  Same inputs and seed ⇒ the same
@@ -48,8 +51,9 @@ def sidecar_path(out) -> Path:
 @blur_options
 @sr_options
 @mask_options
-@click.option("--noise", type=float, default=0.01, show_default=True, metavar="σ",
-              help="Noise std σ_y on the [0, 1] intensity scale (2.55/255 ≈ 0.01).")
+@click.option("--noise", default="0.01", show_default=True, metavar="σ[,σ…]",
+              help="Noise std σ_y on the [0, 1] intensity scale (2.55/255 ≈ 0.01); several comma-separated "
+                   "levels write one image each (OUT_σ.png), nested along one noise path.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of the noise, the motion kernel and the random masks (recorded in the sidecar).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
@@ -75,8 +79,7 @@ def simulate(ctx, sharp, task, noise, seed, output, bit_depth, as_json, overwrit
         if wrong:
             flags = ", ".join("--" + n.rstrip("_").replace("_", "-") for n in wrong)
             raise click.UsageError(f"{flags} applies to --task {t}, not {task}", ctx)
-    if not (noise >= 0) or noise > 1:
-        raise ValueError(f"--noise must be in [0, 1] (σ_y on the [0, 1] scale), got {noise}")
+    levels = parse_levels(noise)
 
     x, info = read_image(sharp)
     if task == "deblur":
@@ -91,41 +94,64 @@ def simulate(ctx, sharp, task, noise, seed, output, bit_depth, as_json, overwrit
         raise ValueError(f"--task colorize needs a colour image, {str(sharp)!r} is grey")
     A = specs.build(spec, x.shape)
 
-    out = Path(output) if output else default_output(sharp, f"_{task}", ".png")
-    side = sidecar_path(out)
+    base = Path(output) if output else default_output(sharp, f"_{task}", ".png")
+    files = [base] if len(levels) == 1 else [base.with_name(f"{base.stem}_{s:g}{base.suffix}") for s in levels]
     outs = OutputSet([sharp, spec.get("path")], overwrite)
-    outs.add("output", str(out), "image")
-    outs.add("sidecar", str(side), "json")
+    labels = [""] if len(levels) == 1 else [f" for σ {s:g}" for s in levels]  # how messages name each file
+    for k, out in enumerate(files):
+        outs.add(f"output{labels[k]}", str(out), "image")
+        outs.add(f"sidecar{labels[k]}", str(sidecar_path(out)), "json")
     outs.validate()
 
     if "path" in spec:  # paths in a sidecar are relative to the sidecar's folder (portable)
-        spec = {**spec, "path": _relative(spec["path"], out.parent)}
+        spec = {**spec, "path": _relative(spec["path"], base.parent)}
     noise_seed = ops.derive_seed(seed, NOISE_STREAM)
     ax = A(x.double())
-    y = ops.GaussianNoise(noise)(ax, seed=noise_seed)
-    if spec["op"] == "inpaint":
-        y = A(y)
-    clipped = float(((y < 0) | (y > 1)).double().mean())
+    top = max(levels)
     depth = int(bit_depth) if bit_depth else (16 if info.bit_depth == 16 else 8)
-    if out.suffix.lower() in (".jpg", ".jpeg") and depth == 16:
+    if base.suffix.lower() in (".jpg", ".jpeg") and depth == 16:
         depth = 8
-    meas_info = info  # keeps an alpha channel (resized to the small image for sr)
-
-    record = {
-        "format": SIDECAR_FORMAT, "version": 1, "created_by": f"restore {__version__}",
-        "task": task, "source": _relative(sharp, out.parent), "measurement": out.name,
-        "seed": seed, "operator": spec,
-        "noise": {"model": "gaussian", "sigma": noise, "seed": noise_seed},
-        "shape": list(x.shape[1:]), "measurement_shape": list(y.shape[1:]), "bit_depth": depth,
-        "clipped_fraction": round(clipped, 6),
-    }
-    with outs:  # the measurement and its sidecar appear together or not at all
-        outs.write("output", encode_image(out, y.float().clamp(0, 1), info=meas_info, bit_depth=depth))
-        outs.write("sidecar", (json.dumps(record, indent=2) + "\n").encode("utf-8"))
+    records = []
+    with outs:  # every measurement and its sidecar appear together or not at all
+        for k, (level, out) in enumerate(zip(levels, files)):
+            t = (level / top) ** 2 if top > 0 else 1.0  # Y_t = 𝒜x + σ_max W_t has std σ_max √t = σ
+            y = ops.GaussianNoise(top).path(ax, t, seed=noise_seed)
+            if spec["op"] == "inpaint":
+                y = A(y)
+            noise_rec = {"model": "gaussian", "sigma": level, "seed": noise_seed}
+            if len(levels) > 1:
+                noise_rec["path"] = {"sigma_max": top, "t": t}
+            record = {
+                "format": SIDECAR_FORMAT, "version": 1, "created_by": f"restore {__version__}",
+                "task": task, "source": _relative(sharp, out.parent), "measurement": out.name,
+                "seed": seed, "operator": spec, "noise": noise_rec,
+                "shape": list(x.shape[1:]), "measurement_shape": list(y.shape[1:]), "bit_depth": depth,
+                "clipped_fraction": round(float(((y < 0) | (y > 1)).double().mean()), 6),
+            }
+            # meas info keeps an alpha channel (resized to the small image for sr)
+            outs.write(f"output{labels[k]}", encode_image(out, y.float().clamp(0, 1), info=info, bit_depth=depth))
+            outs.write(f"sidecar{labels[k]}", (json.dumps(record, indent=2) + "\n").encode("utf-8"))
+            records.append((out, record))
         outs.commit()
     if as_json:
-        click.echo(json.dumps({**record, "output": str(out), "sidecar": str(side)}, indent=2))
+        items = [{**r, "output": str(o), "sidecar": str(sidecar_path(o))} for o, r in records]
+        click.echo(json.dumps(items[0] if len(items) == 1 else items, indent=2))
     elif not quiet:
-        click.echo(f"wrote {out} and {side.name}  ({specs.describe(spec)}, σ_y {noise:g}, seed {seed})")
-        click.echo(f"restore it with:  restore {task} {out} --from-json")
+        for out, record in records:
+            click.echo(f"wrote {out} and {sidecar_path(out).name}  ({specs.describe(spec)}, "
+                       f"σ_y {record['noise']['sigma']:g}, seed {seed})")
+        click.echo(f"restore it with:  restore {task} {records[0][0]} --from-json")
     return 0
+
+
+def parse_levels(text) -> list[float]:
+    """``--noise``: one level or several comma-separated, each σ_y in [0, 1]."""
+    try:
+        levels = [float(v) for v in str(text).split(",") if v.strip()]
+    except ValueError:
+        raise ValueError(f"--noise must be a number or comma-separated numbers in [0, 1], got {text!r}") from None
+    if not levels or any(not (0 <= v <= 1) for v in levels):
+        raise ValueError(f"--noise must be in [0, 1] (σ_y on the [0, 1] scale), got {text!r}")
+    if len(set(levels)) < len(levels):
+        raise ValueError(f"--noise lists a level twice: {text!r}")
+    return levels

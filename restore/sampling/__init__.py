@@ -60,17 +60,17 @@ def sampler_sigmas(sampler: str, steps: int, schedule: VPSchedule, rho: float = 
 
 
 def initial_state(shape, sigma_max: float, schedule: VPSchedule, noise, prior=None, init: str = "vp",
-                  seeds=None):
+                  generator=None):
     """x̃ at σ_max from the noise source ``noise`` (draws shaped ``shape``):
-    ``"vp"`` → c + √(σ_max² + s²) z;  ``"marginal"`` → x0 + σ_max z, x0 ~ prior.sample (image b from seeds[b])."""
+    ``"vp"`` → c + √(σ_max² + s²) z;  ``"marginal"`` → x0 + σ_max z, x0 ~ prior.sample(B, generator)."""
     if init == "vp":
         scale = (sigma_max**2 + schedule.init_scale**2) ** 0.5
         return schedule.init_center + scale * noise()
     if init == "marginal":
         if not hasattr(prior, "sample"):
             raise ValueError("init='marginal' needs a prior with a sample(n, seed) method")
+        x0 = prior.sample(shape[0], generator)
         z = noise()
-        x0 = torch.cat([prior.sample(1, chain_seed(s, 1)) for s in seeds])  # an independent stream per image
         return x0.to(z.device, z.dtype).reshape(shape) + sigma_max * z
     raise ValueError(f"init must be 'vp' or 'marginal', got {init!r}")
 
@@ -81,10 +81,10 @@ def sample(prior, shape, sampler: str = "ddim", steps: int | None = None, seed=0
     """Draw ``shape[0]`` unconditional samples (B, C, H, W) in [0, 1] units from ``prior``.
 
     ``sampler``: "ddpm" (options ``variance``), "ddim" (``eta``), "sde", "ode", "pc" (``snr``, ``n_corrector``);
-    ``steps``: grid steps (default ``DEFAULT_STEPS[sampler]``); ``seed``: int, None, a CPU torch.Generator or
-    a list of B ints -- image b draws its initial noise and every sampler draw from its own stream
-    (`restore.sampling.noise`), so a sample does not depend on the batch it is drawn in, the device or
-    float32/float64 (up to rounding); ``schedule``: see ``resolve_schedule``;
+    ``steps``: grid steps (default ``DEFAULT_STEPS[sampler]``); ``seed``: int or a CPU torch.Generator -- one
+    generator feeds the initial noise and every sampler draw, in float64 moved to ``device``/``dtype`` (the
+    same numbers on every device and in float32/float64, up to rounding; one stream for the batch, so
+    distribution checks can draw 10⁵ tiny samples at once); ``schedule``: see ``resolve_schedule``;
     ``sigmas``: an explicit grid (overrides steps/schedule grid); ``init``: see module docstring.
     Runs under ``torch.no_grad``.
     """
@@ -103,12 +103,14 @@ def sample(prior, shape, sampler: str = "ddim", steps: int | None = None, seed=0
         sigmas = sampler_sigmas(sampler, DEFAULT_STEPS[sampler] if steps is None else int(steps), sch, rho)
     sigmas = torch.as_tensor(sigmas, dtype=torch.float64)
     device = torch.device("cpu") if device is None else torch.device(device)
-    seeds = image_seeds(seed, shape[0])
-    noise = NoiseSource(seeds, [0], shape[1:], device, dtype)
+    generator = seed if isinstance(seed, torch.Generator) else torch.Generator().manual_seed(int(seed))
+
+    def noise(sigma=None, sigma_next=None):  # the batch's one stream, float64 on the CPU, then moved
+        return torch.randn(shape, generator=generator, dtype=torch.float64).to(device=device, dtype=dtype)
     denoiser = prior.denoise if hasattr(prior, "denoise") else prior
     if sampler in ("ddpm", "sde"):
         options.setdefault("data_range", sch.data_range)
     with torch.no_grad():
-        x = initial_state(shape, float(sigmas[0]), sch, noise, prior, init, seeds)
+        x = initial_state(shape, float(sigmas[0]), sch, noise, prior, init, generator)
         return SAMPLERS[sampler](denoiser, x, sigmas.to(device, dtype), callback=callback, noise_sampler=noise,
                                  **options)
