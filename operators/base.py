@@ -45,6 +45,8 @@ class LinearOperator:
     #: conjugate-gradient relative tolerance (None: 1e-6 in float64, 1e-5 otherwise) and cap
     cg_tol: Optional[float] = None
     cg_max_iter: int = 200
+    #: warn (`operators.cg.CGCapWarning`) when CG stops at its cap above tolerance; False for a deliberate cap
+    cg_warn: bool = True
 
     # -- to implement -------------------------------------------------------------------------
     def forward(self, x: Tensor) -> Tensor:
@@ -78,7 +80,7 @@ class LinearOperator:
         if svd is not None:
             return svd.pinv(y, self.pinv_rtol)
         b = self.adjoint(y)
-        return conjugate_gradient(self.normal, b, None, self.cg_tol, self.cg_max_iter)
+        return conjugate_gradient(self.normal, b, None, self.cg_tol, self.cg_max_iter, warn=self.cg_warn)
 
     def prox(self, z: Tensor, y: Tensor, sigma, rho) -> Tensor:
         """argmin_x ‖𝒜x − y‖²/(2σ²) + (ρ/2)‖x − z‖² (σ, ρ floats or per-image (B,) tensors)."""
@@ -93,7 +95,8 @@ class LinearOperator:
         """The prox by conjugate gradient on (𝒜ᵀ𝒜 + λI)x = 𝒜ᵀy + λz, λ = ρσ², from x = z."""
         lam = per_image(rho, z) * per_image(sigma, z) ** 2
         b = self.adjoint(y) + lam * z
-        return conjugate_gradient(lambda v: self.normal(v) + lam * v, b, z, self.cg_tol, self.cg_max_iter)
+        return conjugate_gradient(lambda v: self.normal(v) + lam * v, b, z, self.cg_tol, self.cg_max_iter,
+                                  warn=self.cg_warn)
 
     def repeat(self, k: int, batch: int) -> "LinearOperator":
         """𝒜 acting on a sample-major batch of k·batch images (row j·batch + b is a copy for image b):

@@ -10,12 +10,17 @@ least-squares solution, i.e. the pseudo-inverse).
 """
 from __future__ import annotations
 
+import warnings
 from typing import Callable, Optional
 
 import torch
 from torch import Tensor
 
 from .batch import batch_dot, per_image
+
+
+class CGCapWarning(RuntimeWarning):
+    """Conjugate gradient stopped at its iteration cap with an image still above its tolerance."""
 
 
 def default_tol(dtype: torch.dtype) -> float:
@@ -29,12 +34,15 @@ def conjugate_gradient(
     x0: Optional[Tensor] = None,
     tol: Optional[float] = None,
     max_iter: int = 200,
+    warn: bool = True,
 ) -> Tensor:
     """Solve M x = b per image by conjugate gradient.
 
     M: the SPD (or consistent PSD) operator, applied to a whole batch; b: right-hand side (B, ...);
     x0: starting point (zeros by default); tol: stop image i when ‖r_i‖ ≤ tol·‖b_i‖ (default
-    `default_tol(b.dtype)`); max_iter: iteration cap.
+    `default_tol(b.dtype)`, relative); max_iter: iteration cap — reaching it with an image still above
+    tolerance warns (`CGCapWarning`) unless ``warn=False`` (a deliberately inexact solve, e.g. a
+    warm-started prox inside a diffusion loop).
     """
     tol = default_tol(b.dtype) if tol is None else tol
     x = torch.zeros_like(b) if x0 is None else x0.clone()
@@ -57,4 +65,10 @@ def conjugate_gradient(
         p = torch.where(per_image(ok.to(beta.dtype), p) > 0, r + per_image(beta, p) * p, p)
         rr = torch.where(ok, rr_new, rr)
         active = ok & (rr > threshold)
+    else:
+        if warn and bool(active.any()):
+            # one fixed text, so Python's default filter shows it once per call site, not once per step
+            warnings.warn(f"conjugate gradient stopped at its cap of {max_iter} iterations above its relative "
+                          f"tolerance {tol:.0e}; raise the operator's cg_max_iter for an exact solve",
+                          CGCapWarning, stacklevel=3)
     return x

@@ -95,3 +95,24 @@ def test_cg_batch_dot_is_per_image():
     b = torch.ones(2, 3, dtype=torch.float64)
     x = O.conjugate_gradient(lambda v: d * v, b, tol=1e-12)
     assert torch.allclose(x, 1 / d)
+
+
+def test_cg_warns_at_its_cap_unless_told_not_to():
+    """CG stops on a relative tolerance; stopping at the cap above it warns, once per call site, unless the
+    operator's cap is deliberate (cg_warn = False)."""
+    import warnings
+    from operators.cg import CGCapWarning
+    A = O.GaussianBlur(7, 2.0, boundary="reflect")
+    A.cg_max_iter = 3
+    y = O.randn((1, 1, 16, 16), 0, dtype=torch.float64)
+    with pytest.warns(CGCapWarning, match="cap of 3 iterations"):
+        A.pinv(y)
+    A.cg_warn = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        A.pinv(y)
+        A.prox(y, y, 0.01, 10.0)
+    A.cg_max_iter, A.cg_warn = 2000, True
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        A.prox(y, y, 0.05, 1.0)  # converges well before the cap: no warning

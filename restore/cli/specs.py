@@ -234,7 +234,7 @@ def build(spec: dict, x_shape) -> ops.LinearOperator:
             # No SVD: pinv/prox run conjugate gradient.  Inside a diffusion loop the prox is warm-started
             # at the denoised estimate; 25 iterations reach ~1e-3 relative error and are 8x cheaper than
             # the operator's default cap of 200 (which dominated CPU deblurring time).
-            A.cg_max_iter = CG_MAX_ITER
+            A.cg_max_iter, A.cg_warn = CG_MAX_ITER, False
         kh, kw = A.kernel.shape
         if kh > h or kw > w:
             raise ValueError(f"blur kernel {kh}x{kw} is larger than the image {h}x{w} (use a smaller --kernel-size)")
