@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 
 from .batch import batch_dot, per_image  # noqa: F401  (per_image: re-exported)
-from .cg import conjugate_gradient
+from .cg import conjugate_gradient, default_tol
 from .random import randn
 from .svd import SVD
 
@@ -75,11 +75,30 @@ class LinearOperator:
         return self.adjoint(self.forward(x))
 
     def pinv(self, y: Tensor) -> Tensor:
-        """Moore–Penrose pseudo-inverse 𝒜†y (SVD if available, else CG on the normal equations)."""
+        """Moore–Penrose pseudo-inverse 𝒜†y: the SVD if available, else conjugate gradient.
+
+        Square and wide operators (no more measurements than unknowns, e.g. a padded blur, or blur then
+        downsample) solve the dual
+        system 𝒜𝒜ᵀz = y and return 𝒜ᵀz (CGNE/Craig): the result lies in range(𝒜ᵀ), so it is the
+        minimum-norm solution, and the stopping rule ‖y − 𝒜𝒜ᵀz‖ ≤ tol‖y‖ bounds ‖𝒜𝒜†y − y‖ directly
+        (A A† A = A to the tolerance).  When y is not in range(𝒜) that residual cannot reach the
+        tolerance, and the normal equations 𝒜ᵀ𝒜x = 𝒜ᵀy from x = 0 (CGLS: least squares, minimum norm)
+        are solved instead, as for square and tall operators.
+        """
         svd = self.svd
         if svd is not None:
             return svd.pinv(y, self.pinv_rtol)
         b = self.adjoint(y)
+        if b[0].numel() >= y[0].numel():
+            tol = default_tol(y.dtype) if self.cg_tol is None else self.cg_tol
+            z = conjugate_gradient(lambda v: self.forward(self.adjoint(v)), y, None, tol, self.cg_max_iter, warn=False)
+            x = self.adjoint(z)
+            r = self.forward(x) - y
+            ok = batch_dot(r, r) <= (1.0001 * tol) ** 2 * batch_dot(y, y)  # per image: a batch never decides
+            if bool(ok.all()):
+                return x
+            x_ls = conjugate_gradient(self.normal, b, None, self.cg_tol, self.cg_max_iter, warn=self.cg_warn)
+            return torch.where(per_image(ok.to(x.dtype), x) > 0, x, x_ls)
         return conjugate_gradient(self.normal, b, None, self.cg_tol, self.cg_max_iter, warn=self.cg_warn)
 
     def prox(self, z: Tensor, y: Tensor, sigma, rho) -> Tensor:
