@@ -1,31 +1,75 @@
-"""A tqdm progress bar fed by the solver's ``callback`` (one call per step)."""
+"""Progress of a solve, fed by the solver's ``callback`` (one call per step).
+
+On a terminal: a tqdm bar.  When stderr is a pipe or a file (a log, a batch job): a plain line every
+``LOG_INTERVAL`` seconds — steps done, elapsed time and an ETA from the mean step time so far — so a long
+run can be followed with ``tail -f``.  Nothing with ``--quiet`` or ``--json``.
+"""
 from __future__ import annotations
 
 import sys
+import time
+
+#: seconds between two progress lines when stderr is not a terminal
+LOG_INTERVAL = 5.0
 
 
-def enabled(quiet: bool) -> bool:
-    """Bars only for people: not with --quiet, not when stderr is a pipe or a file."""
+def _isatty(stream) -> bool:
     try:
-        return not quiet and sys.stderr.isatty()
+        return stream.isatty()
     except (AttributeError, ValueError):
         return False
 
 
-class Progress:
-    """``with Progress(total, desc, on) as p: solve(..., callback=p.callback)``."""
+def mode(quiet: bool, stream=None) -> str | None:
+    """"bar" on a terminal, "log" when stderr is a pipe or file, None when quiet."""
+    if quiet:
+        return None
+    return "bar" if _isatty(stream if stream is not None else sys.stderr) else "log"
 
-    def __init__(self, total: int, desc: str, on: bool):
+
+def enabled(quiet: bool) -> str | None:
+    """The progress mode for a command run with ``quiet`` (kept for callers of the former boolean API)."""
+    return mode(quiet)
+
+
+def _clock(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+class Progress:
+    """``with Progress(total, desc, mode) as p: solve(..., callback=p.callback)``."""
+
+    def __init__(self, total: int | None, desc: str, on, interval: float = LOG_INTERVAL, stream=None,
+                 clock=time.monotonic):
         self.bar = None
-        if on:
+        self.total, self.desc, self.done = total, desc, 0
+        self.stream = stream if stream is not None else sys.stderr
+        self.clock, self.interval = clock, interval
+        self.log = on == "log"
+        self.start = self.last = clock()
+        if on is True or on == "bar":
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=total, desc=desc, unit="step", file=sys.stderr, dynamic_ncols=True,
+            self.bar = tqdm(total=total, desc=desc, unit="step", file=self.stream, dynamic_ncols=True,
                             leave=False, smoothing=0.1)
 
+    def line(self) -> str:
+        """``desc: 37/100 steps (37 %), 0:12 elapsed, ETA 0:21``."""
+        elapsed = self.clock() - self.start
+        if self.total:
+            eta = elapsed / max(self.done, 1) * (self.total - self.done)
+            return (f"{self.desc}: {self.done}/{self.total} steps ({100 * self.done // self.total} %), "
+                    f"{_clock(elapsed)} elapsed, ETA {_clock(eta)}")
+        return f"{self.desc}: {self.done} steps, {_clock(elapsed)} elapsed"
+
     def callback(self, *args, **kwargs):
+        self.done += 1
         if self.bar is not None:
             self.bar.update(1)
+        elif self.log and self.clock() - self.last >= self.interval:
+            self.last = self.clock()
+            print(self.line(), file=self.stream, flush=True)
 
     def __enter__(self):
         return self
