@@ -183,6 +183,20 @@ class Problem:
         if self.callback is not None:
             self.callback(i, x, denoised, sigma)
 
+    # -- the loop every method shares ---------------------------------------------------------------
+    def begin(self, steps: int, sigmas=None) -> tuple[Tensor, list[tuple[int, float, float]]]:
+        """The prologue of a guidance loop: (x at σ_0, [(i, σ_i, σ_{i+1}), …]) on the grid
+        ``sigmas(steps, sigmas)`` (the last σ_{i+1} is 0)."""
+        grid = self.sigmas(steps, sigmas)
+        levels = [(i, float(grid[i]), float(grid[i + 1])) for i in range(len(grid) - 1)]
+        return self.initial(float(grid[0])), levels
+
+    def estimate(self, i: int, x: Tensor, sigma: float) -> Tensor:
+        """D(x, σ) for step i, reported to the callback (one network evaluation)."""
+        den = self.denoise(x, sigma)
+        self.report(i, x, den, sigma)
+        return den
+
     # -- operator helpers -----------------------------------------------------------------------------
     @property
     def has_svd(self) -> bool:

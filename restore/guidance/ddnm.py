@@ -43,17 +43,14 @@ def run(p: Problem, steps: int = DEFAULTS["steps"], eta: float = DEFAULTS["eta"]
     if not eta > 0 and bool((p.sigma_y > 0).any()):
         raise ValueError("ddnm with sigma_y > 0 needs eta > 0: DDNM+ lets the measurement in only up to the "
                          "fresh noise eta*sigma_t of each step, so eta = 0 would ignore y")
-    grid = p.sigmas(steps, sigmas)
+    x, levels = p.begin(steps, sigmas)
     spec = p.spectral()
     if spec is not None:
         measured, sc = spec.truncated(p.sigma_y, s_min)
         sc_safe = torch.where(measured & (sc > 0), sc, torch.ones_like(sc))  # loop-invariant
     keep = math.sqrt(max(1.0 - eta**2, 0.0))
-    x = p.initial(float(grid[0]))
-    for i in range(len(grid) - 1):
-        s, sn = float(grid[i]), float(grid[i + 1])
-        den = p.denoise(x, s)
-        p.report(i, x, den, s)
+    for i, s, sn in levels:
+        den = p.estimate(i, x, s)
         eps = (x - den) / s
         up = eta * sn
         z = p.noise.randn() if (sn > 0 and eta > 0) else None

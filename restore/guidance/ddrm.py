@@ -37,9 +37,8 @@ def run(p: Problem, steps: int = DEFAULTS["steps"], eta: float = DEFAULTS["eta"]
         warnings.warn(f"ddrm needs an operator with an SVD ({p.A0!r} has none); using ddnm instead",
                       UserWarning, stacklevel=3)
         return ddnm.run(p, steps=steps, eta=eta, sigmas=sigmas)
-    grid = p.sigmas(steps, sigmas)
-    sT = float(grid[0])
-    x = p.initial(sT)
+    x, levels = p.begin(steps, sigmas)
+    sT = levels[0][1]
     c = spec.Vt(x)
     xi = spec.Vt(p.noise.randn())
     measured, sc = spec.truncated(p.sigma_y, s_min)
@@ -48,10 +47,8 @@ def run(p: Problem, steps: int = DEFAULTS["steps"], eta: float = DEFAULTS["eta"]
     x = spec.V(c)
     keep = math.sqrt(max(1.0 - eta**2, 0.0))
     sc_safe = torch.where(torch.isfinite(sc) & (sc > 0), sc, torch.ones_like(sc))  # loop-invariant
-    for i in range(len(grid) - 1):
-        s, sn = float(grid[i]), float(grid[i + 1])
-        den = p.denoise(x, s)
-        p.report(i, x, den, s)
+    for i, s, sn in levels:
+        den = p.estimate(i, x, s)
         c, c0 = spec.Vt(x), spec.Vt(den)
         xi = spec.Vt(p.noise.randn()) if sn > 0 else torch.zeros_like(c)
         c_null = c0 + sn * (eta * xi + keep * (c - c0) / s)

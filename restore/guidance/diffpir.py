@@ -20,6 +20,7 @@ import math
 
 import torch
 
+from ..sampling import ancestral_step
 from .base import QUANTIZATION_SIGMA, Problem
 from .registry import Method, register
 
@@ -29,21 +30,16 @@ DEFAULTS = {"steps": 100, "lam": 7.0, "zeta": 0.3}
 def run(p: Problem, steps: int = DEFAULTS["steps"], lam: float = DEFAULTS["lam"], zeta: float = DEFAULTS["zeta"],
         sigma_floor: float = QUANTIZATION_SIGMA, sigmas=None) -> torch.Tensor:
     sy = p.sigma_y.reshape(-1).clamp(min=sigma_floor)
-    grid = p.sigmas(steps, sigmas)
-    x = p.initial(float(grid[0]))
-    for i in range(len(grid) - 1):
-        s, sn = float(grid[i]), float(grid[i + 1])
-        den = p.denoise(x, s)
-        p.report(i, x, den, s)
+    x, levels = p.begin(steps, sigmas)
+    for i, s, sn in levels:
+        den = p.estimate(i, x, s)
         x0 = p.A.prox(den, p.y, sy, lam / s**2)
         if sn == 0:
             x = x0
             continue
-        eps = (x - x0) / s
-        step = math.sqrt(1 - zeta) * eps
-        if zeta > 0:
-            step = step + math.sqrt(zeta) * p.noise.randn()
-        x = x0 + sn * step
+        # the DDIM-like step is the ancestral step from x̂₀' with σ_down = √(1−ζ)σ', σ_up = √ζ σ'
+        z = p.noise.randn() if zeta > 0 else None
+        x = ancestral_step(x, x0, s, math.sqrt(1 - zeta) * sn, math.sqrt(zeta) * sn, z)
     return x
 
 

@@ -30,11 +30,9 @@ DEFAULTS = {"steps": 1000, "zeta": 0.3}
 
 def run(p: Problem, steps: int = DEFAULTS["steps"], zeta: float = DEFAULTS["zeta"], sigmas=None) -> torch.Tensor:
     k = p.schedule.scale
-    grid = p.sigmas(steps, sigmas)
-    x = p.initial(float(grid[0]))
+    x, levels = p.begin(steps, sigmas)
     tiny = torch.finfo(p.dtype).tiny
-    for i in range(len(grid) - 1):
-        s, sn = float(grid[i]), float(grid[i + 1])
+    for i, s, sn in levels:
         den, vjp = p.denoise_vjp(x, s)
         p.report(i, x, den, s)
         r = p.y - p.A(den)

@@ -44,10 +44,8 @@ def guidance(p: Problem, x, sigma: float, data_var: float):
 def run(p: Problem, steps: int = DEFAULTS["steps"], eta: float = DEFAULTS["eta"],
         scale: float = DEFAULTS["scale"], data_var: float | None = None, sigmas=None) -> torch.Tensor:
     v = p.schedule.init_scale**2 if data_var is None else float(data_var)
-    grid = p.sigmas(steps, sigmas)
-    x = p.initial(float(grid[0]))
-    for i in range(len(grid) - 1):
-        s, sn = float(grid[i]), float(grid[i + 1])
+    x, levels = p.begin(steps, sigmas)
+    for i, s, sn in levels:
         den, g = guidance(p, x, s, v)
         p.report(i, x, den, s)
         noise = p.noise.randn() if (eta > 0 and sn > 0) else None

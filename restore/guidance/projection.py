@@ -65,13 +65,10 @@ def run(p: Problem, steps: int = DEFAULTS["steps"], eta: float | None = DEFAULTS
         warnings.warn(f"projection with sigma_y > 0 needs an operator with an SVD ({p.A0!r} has none); "
                       "using pigdm instead", UserWarning, stacklevel=3)
         return pigdm.run(p, sigmas=sigmas, **({} if sigmas is not None else {"steps": steps}))
-    grid = p.sigmas(steps, sigmas)
-    x = p.initial(float(grid[0]))
-    for i in range(len(grid) - 1):
-        s, sn = float(grid[i]), float(grid[i + 1])
+    x, levels = p.begin(steps, sigmas)
+    for i, s, sn in levels:
         x = carry_forward(p, x, s)
-        den = p.denoise(x, s)
-        p.report(i, x, den, s)
+        den = p.estimate(i, x, s)
         z = p.noise.randn() if sn > 0 and eta != 0 else None
         x = ddpm_step(x, den, s, sn, z) if eta is None else ddim_step(x, den, s, sn, eta, z)
     return carry_forward(p, x, 0.0)

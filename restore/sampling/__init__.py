@@ -21,7 +21,7 @@ from ..diffusion import VPSchedule
 from .grids import get_sigmas, get_sigmas_karras, get_sigmas_vp, vp_timesteps
 from .noise import NoiseSource, chain_seed, image_seeds
 from .samplers import sample_ddim, sample_ddpm, sample_ode, sample_pc, sample_sde
-from .steps import (ancestral_sigmas, ddim_step, ddpm_step, euler_step, heun_step, langevin_step,
+from .steps import (ancestral_sigmas, ancestral_step, ddim_step, ddpm_step, euler_step, heun_step, langevin_step,
                     pf_ode_derivative, reverse_diffusion_step, vp_sde_step)
 
 __all__ = [
@@ -29,7 +29,7 @@ __all__ = [
     "get_sigmas", "get_sigmas_vp", "get_sigmas_karras", "vp_timesteps", "NoiseSource", "image_seeds",
     "chain_seed",
     "sample_ddpm", "sample_ddim", "sample_sde", "sample_ode", "sample_pc",
-    "ddpm_step", "ddim_step", "ancestral_sigmas", "pf_ode_derivative", "euler_step", "heun_step",
+    "ddpm_step", "ddim_step", "ancestral_step", "ancestral_sigmas", "pf_ode_derivative", "euler_step", "heun_step",
     "vp_sde_step", "reverse_diffusion_step", "langevin_step",
 ]
 

@@ -14,7 +14,7 @@ from operators.batch import batch_dot, per_image
 from ..diffusion import VESDE, SigmaClockVPSDE
 from ..priors.base import as_sigma
 
-__all__ = ["ddpm_step", "ddim_step", "ancestral_sigmas", "pf_ode_derivative", "euler_step", "heun_step",
+__all__ = ["ddpm_step", "ddim_step", "ancestral_step", "ancestral_sigmas", "pf_ode_derivative", "euler_step", "heun_step",
            "vp_sde_step", "reverse_diffusion_step", "langevin_step"]
 
 
@@ -63,6 +63,14 @@ def ancestral_sigmas(sigma, sigma_next, eta: float = 1.0):
     return down, up
 
 
+def ancestral_step(x: Tensor, denoised: Tensor, sigma, sigma_down, sigma_up, noise: Tensor | None = None) -> Tensor:
+    """x̃' = D + σ_down ε̂ + σ_up z,  ε̂ = (x̃ − D)/σ  — the step of DDIM (σ_down, σ_up from η, ``ddim_step``)
+    and of DiffPIR (σ_down = √(1−ζ)σ', σ_up = √ζ σ', with D the data-corrected estimate)."""
+    s = as_sigma(sigma, x)
+    x_next = denoised + as_sigma(sigma_down, x) * (x - denoised) / s
+    return x_next if noise is None else x_next + as_sigma(sigma_up, x) * noise
+
+
 def ddim_step(x: Tensor, denoised: Tensor, sigma, sigma_next, eta: float = 0.0, noise: Tensor | None = None) -> Tensor:
     """DDIM step (Song et al. 2021a)  x_{t−1} = √ᾱ' x̂0 + √(1 − ᾱ' − s²) ε̂ + s z,  s² = η² β̃_t, in VE variables:
 
@@ -72,9 +80,7 @@ def ddim_step(x: Tensor, denoised: Tensor, sigma, sigma_next, eta: float = 0.0, 
     """
     s, sn = as_sigma(sigma, x), as_sigma(sigma_next, x)
     down, up = ancestral_sigmas(s, sn, eta)
-    eps = (x - denoised) / s
-    x_next = denoised + down * eps
-    return x_next if (eta == 0 or noise is None) else x_next + up * noise
+    return ancestral_step(x, denoised, s, down, up, None if eta == 0 else noise)
 
 
 def pf_ode_derivative(x: Tensor, denoised: Tensor, sigma) -> Tensor:
