@@ -281,3 +281,22 @@ def test_simulate_noise_sweep_is_nested_along_one_path(files, tmp_path):
     assert abs(np.corrcoef(d1, d2)[0, 1]) < 0.15 and abs(np.std(d2) / np.sqrt(0.2**2 - 0.1**2) - 1) < 0.15
     assert_bad(cli(files, "simulate", src, "--task", "denoise", "--noise", "0.1,0.1", "-o", tmp_path / "d.png"),
                "twice")
+
+
+def test_deblur_warns_when_the_kernel_does_not_explain_the_input(files, tmp_path):
+    """A camera-shake blur restored with an assumed Gaussian of std 3: the residual check flags it (one
+    warning line, the ratio in --json); the true kernel (from the sidecar) passes without a warning."""
+    rng = np.random.default_rng(5)
+    sharp = np.kron(rng.random((12, 16, 3)) > 0.5, np.ones((4, 4, 1))).astype(np.uint8) * 200 + 20  # 48x64
+    cv2.imwrite(str(tmp_path / "sharp.png"), sharp)
+    ok_json(cli(files, "simulate", tmp_path / "sharp.png", "--task", "deblur", "--kernel", "motion", "--kernel-size",
+                "11", "--noise", "0.01", "--seed", "2", "-o", tmp_path / "m.png", "--json"))
+    r = cli(files, "deblur", tmp_path / "m.png", "--from-json", "-o", tmp_path / "right.png", "--json")
+    right = ok_json(r)
+    assert r.stderr == "" and right["residual"]["ratio"] < 1.5
+    r = cli(files, "deblur", tmp_path / "m.png", "--kernel", "gauss", "--kernel-std", "3", "--kernel-size", "11",
+            "--noise", "0.01", "-o", tmp_path / "wrong.png", "--json")
+    wrong = ok_json(r)
+    assert wrong["residual"]["ratio"] > 1.5
+    warn = [line for line in r.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warn) == 1 and "does not explain the input" in warn[0]

@@ -417,9 +417,23 @@ def write_outputs(plan: Plan, opt: Options, x: torch.Tensor, std) -> tuple[dict,
     return metrics, unc_scale
 
 
+#: tasks whose result is flagged when the assumed model does not explain the input
+WARN_FIT_TASKS = ("deblur",)
+
+
+def check_fit(plan: Plan, x: torch.Tensor) -> dict | None:
+    """Does the assumed operator and noise level explain the input (`restore.guidance.residual`)?
+    None for tiled runs (the check would need the whole image in memory)."""
+    if plan.tiles:
+        return None
+    from ..guidance.residual import residual_ratio
+    return residual_ratio(plan.y.double(), plan.A, x.double(), plan.noise)
+
+
 def report(plan: Plan, opt: Options, x, metrics: dict, unc_scale, seconds: float, solve_seconds: float,
-           n_tiles: int) -> None:
-    """One line per written file (or the JSON record with --json)."""
+           n_tiles: int, fit: dict | None = None) -> None:
+    """One line per written file (or the JSON record with --json), and a warning when the model does not
+    explain the input."""
     info, spec, output = plan.info, plan.spec, plan.output
     result = {
         "task": plan.task, "input": str(plan.image), "output": str(output),
@@ -436,12 +450,22 @@ def report(plan: Plan, opt: Options, x, metrics: dict, unc_scale, seconds: float
         "seconds": round(seconds, 3), "solve_seconds": round(solve_seconds, 3),
         "psnr": _round(metrics.get("psnr")), "ssim": _round(metrics.get("ssim")),
         "input_psnr": _round(metrics.get("input_psnr")), "input_ssim": _round(metrics.get("input_ssim")),
+        "residual": None if fit is None else {k: _round(v, 6) for k, v in fit.items()},
     }
+    from ..guidance.residual import MISFIT_RATIO
+    # warn where the model is the user's choice (kernel, noise level); SR's bicubic model and inpainting's
+    # mask are reported in the JSON but real low-resolution photos are rarely bicubic-downsampled
+    if fit is not None and fit["ratio"] > MISFIT_RATIO and not opt.quiet and plan.task in WARN_FIT_TASKS:
+        click.echo(f"warning: the assumed model does not explain the input: the residual is {fit['ratio']:.1f}× what "
+                   f"{specs.describe(spec)} with noise σ_y {plan.noise:.4g} predicts; the blur kernel or the noise "
+                   f"level is probably wrong (try --noise auto, or another --kernel) — do not trust this result",
+                   err=True)
     if opt.json:
         click.echo(json.dumps(result, indent=2))
     elif not opt.quiet:
+        fits = "" if fit is None else f", residual {fit['ratio']:.2f}× the model's"
         click.echo(f"wrote {output}  ({specs.describe(spec)}; {plan.method}, {plan.steps or 0} steps, seed {opt.seed}, "
-                   f"σ_y {plan.noise:.4g}, prior {plan.prior}, {seconds:.1f} s on {plan.device})")
+                   f"σ_y {plan.noise:.4g}, prior {plan.prior}{fits}, {seconds:.1f} s on {plan.device})")
         if opt.uncertainty:
             click.echo(f"wrote {opt.uncertainty}  (per-pixel std over {plan.samples} samples; white = {unc_scale:.4f})")
         if opt.compare:
@@ -462,6 +486,7 @@ def run(task: str, image: str, spec: dict | None, opt: Options) -> int:
     xs, solve_seconds, n_tiles = solve_plan(plan, opt, show)
     x = xs.mean(dim=0, keepdim=True) if xs.shape[0] > 1 else xs[:1]
     std = xs.std(dim=0, keepdim=True) if xs.shape[0] > 1 else None
+    fit = check_fit(plan, x)
     metrics, unc_scale = write_outputs(plan, opt, x, std)
-    report(plan, opt, x, metrics, unc_scale, time.perf_counter() - t0, solve_seconds, n_tiles)
+    report(plan, opt, x, metrics, unc_scale, time.perf_counter() - t0, solve_seconds, n_tiles, fit)
     return 0
