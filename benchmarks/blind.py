@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 import operators as ops  # noqa: E402
 import restore  # noqa: E402
 from operators.kernel_fit import project_kernel  # noqa: E402
+from restore.blind.deconv import denoised_deconvolution  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 
@@ -161,10 +162,11 @@ def run_crops(args, prior):
             t = time.perf_counter()
             xb, kb = restore.solve_blind(y, prior, kernel_size=size, sigma_y=sigma, boundary="reflect")
             t_blind = time.perf_counter() - t
+            xe = denoised_deconvolution(y[0], k, prior, sigma, boundary="reflect")[None]
             r = {"image": cid, "kernel": name, "input": psnr_upto_shift(y, x), "known": psnr_upto_shift(xk, x),
-                 "blind": psnr_upto_shift(xb, x), "kerr": kernel_error(kb[0], k), "t_known": t_known,
-                 "t_blind": t_blind}
-            r["gap"] = r["known"] - r["blind"]
+                 "known_estep": psnr_upto_shift(xe, x), "blind": psnr_upto_shift(xb, x),
+                 "kerr": kernel_error(kb[0], k), "t_known": t_known, "t_blind": t_blind}
+            r["gap"] = r["known_estep"] - r["blind"]
             rows.append(r)
             print(" ".join(f"{a}={v:.2f}" if isinstance(v, float) else f"{a}={v}" for a, v in r.items()), flush=True)
             with open(csv_path, "w", newline="") as f:
@@ -193,15 +195,15 @@ def write_table(rows, args):
 
 
 def crop_table(rows) -> str:
-    cols = ["input", "known", "blind", "gap", "kerr", "t_known", "t_blind"]
-    lines = ["| crop | kernel | input | known k (DiffPIR) | blind | gap known−blind (dB) | kernel error | s known | s blind |",
-             "|" + "---|" * 9]
+    cols = ["input", "known", "known_estep", "blind", "gap", "kerr", "t_known", "t_blind"]
+    lines = ["| crop | kernel | input | known k (DiffPIR) | known k (blind's E-step) | blind | gap (dB) | kernel error "
+             "| s known | s blind |", "|" + "---|" * 10]
     for r in rows:
-        lines.append(f"| {r['image']} | {r['kernel']} | {r['input']:.2f} | {r['known']:.2f} | {r['blind']:.2f} | "
-                     f"{r['gap']:.2f} | {r['kerr']:.2f} | {r['t_known']:.0f} | {r['t_blind']:.0f} |")
+        lines.append(f"| {r['image']} | {r['kernel']} | {r['input']:.2f} | {r['known']:.2f} | {r['known_estep']:.2f} | "
+                     f"{r['blind']:.2f} | {r['gap']:.2f} | {r['kerr']:.2f} | {r['t_known']:.0f} | {r['t_blind']:.0f} |")
     m = {c: float(np.mean([r[c] for r in rows])) for c in cols}
-    lines.append(f"| **mean** | {len(rows)} | {m['input']:.2f} | {m['known']:.2f} | {m['blind']:.2f} | {m['gap']:.2f} | "
-                 f"{m['kerr']:.2f} | {m['t_known']:.0f} | {m['t_blind']:.0f} |")
+    lines.append(f"| **mean** | {len(rows)} | {m['input']:.2f} | {m['known']:.2f} | {m['known_estep']:.2f} | "
+                 f"{m['blind']:.2f} | {m['gap']:.2f} | {m['kerr']:.2f} | {m['t_known']:.0f} | {m['t_blind']:.0f} |")
     return "\n".join(lines)
 
 
@@ -230,14 +232,39 @@ both on their centre of mass (very sensitive to a one-pixel offset of a thin ker
 
 {table}
 
+**Reading (the run above, all 32 images at 10 DiffPIR steps for the reference).**  Blind: 32.11 dB on
+average from a 22.75 dB input (+9.4 dB; 31 of 32 images gain more than 2 dB, one loses: image 2 with
+kernel 6, −1.8 dB, its kernel estimate collapsed).  Against the true kernel's DiffPIR (34.95 dB) the
+mean gap is 2.84 dB (median 2.63; within 1.5 dB on 11 of 32; image 4 is the hard one, 5.5 dB on
+average), so the issue's target of 1.5 dB is **not met**; Levin's error ratio is ≤ 3 on 26 of 32.
+The blind result beats Wiener with the true kernel (31.92) and is close to Richardson–Lucy with the
+true kernel (32.64).  Time: 12 s blind vs 15 s for the 10-step known-kernel DiffPIR (the tuned 100-step
+solve costs ~10× that), far inside the 3× budget.  Running DiffPIR with the estimated kernel instead
+of the default E-step gains nothing over the input (23.06 dB): it fits y down to σ_y with the wrong
+kernel (the grain of the kernel error is amplified; a larger σ_y did not help at 10 steps).
+Published anchors: Levin et al. (2009) count an estimate as good at an SSD error ratio ≤ 3; the
+classical methods' published success rates on this set use a sparse-prior deconvolution as the
+reference, not DiffPIR, and are not reproduced here.
+
 ## Test crops, valid convolution, σ_y = 0.01
 
 CBSD68 crops (grey), 160×160: y = the valid part of k ∗ (a (160 + n − 1)² crop) + 0.01·z, the truth
 its central 160×160, so nothing beyond y's border is periodic; every solve uses the reflect boundary
-(the known-kernel DiffPIR solves its data step by CG).  The blind kernel size is the true kernel's
-size (31–75 px for Lai's kernels).
+(the known-kernel DiffPIR solves its data step by CG, capped at 200 iterations).  The blind kernel
+size is the true kernel's size (13–27 px for Levin's, 31–75 px for Lai's).  "known k (blind's E-step)"
+runs the blind solver's own E-step (`restore.blind.deconv`) with the true kernel; gap = that − blind,
+so it isolates the kernel estimate.
 
 {crops}
+
+**Reading (2 crops × 12 kernels).**  This is where the blind solver **fails today**: 16.81 dB from an
+18.85 dB input on average (better than the input on 7 of 24, by more than 2 dB on 1), while its own
+E-step with the true kernel reaches 23.42 dB (gap 6.6 dB; Levin's kernels alone: 19.94 → 19.03 blind
+vs 25.30 with the true kernel).  The kernel estimates are poor (kernel error ≈ 1, no better than
+a delta) on these small, noisy, non-periodic crops: the noise (σ_y = 0.01, handled by estimating on
+D(y, 2σ_y)) and the tapered periodic extension are the suspects; Lai's 51–75 px kernels on 160 px
+crops are beyond what the image can pin down.  The 10-step DiffPIR reference with the true kernel
+(18.93) is itself weak here (its CG data step stops at 200 iterations).
 """
 
 if __name__ == "__main__":
