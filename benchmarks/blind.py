@@ -1,6 +1,6 @@
 """Blind deblurring benchmark: restore.solve_blind vs the known-kernel solve, Wiener and Richardson–Lucy.
 
-    OMP_NUM_THREADS=1 python benchmarks/blind.py --images 1 --kernels 1,2,3,4,5,6,7,8 --steps 10
+    OMP_NUM_THREADS=1 python benchmarks/blind.py --images 1,2,3,4 --steps 10   (then --set crops, --table-only)
 
 Data: ../shared/data/test/Levin09 (255×255 grey, blurred_sigma0/im_i_ker_j = circular convolution of
 sharp/im_i with Levin kernel j, 8-bit, no added noise).  The solver never sees the true kernel.
@@ -211,9 +211,9 @@ TEMPLATE = """# Blind deblurring (issue 14): restore.solve_blind on Levin et al.
 
 Commands (2 CPU cores shared with 3 other jobs, one thread; rows files in benchmarks/results/):
 
-    OMP_NUM_THREADS=1 python benchmarks/blind.py --images 1,2 --steps 10                 # blind.csv
-    OMP_NUM_THREADS=1 python benchmarks/blind.py --set crops --crops 101085 --steps 10   # blind_crops.csv
-    python benchmarks/blind.py --table-only blind.csv                                    # this page
+    OMP_NUM_THREADS=1 python benchmarks/blind.py --images 1,2,3,4 --steps 10             # blind.csv
+    OMP_NUM_THREADS=1 python benchmarks/blind.py --set crops --crops 101085,102061 --steps 10   # blind_crops.csv
+    python benchmarks/blind.py --table-only blind.csv --steps 10                         # this page
 
 Data: ../shared/data/test/Levin09 (255×255 grey; blurred_sigma0 = circular blur of the sharp image,
 8-bit, no added noise).  The blind solver never sees the true kernel: `restore.solve_blind(y, prior,
