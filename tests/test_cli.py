@@ -65,7 +65,7 @@ def assert_bad(result, *words):
 
 # ----------------------------------------------------------------------------- happy paths
 @pytest.mark.parametrize("task, extra, shape", [
-    ("deblur", ["--kernel-size", "5"], (H, W, 3)),
+    ("deblur", ["--kernel-size", "5", "--kernel-std", "1.5"], (H, W, 3)),  # the blur rgb.png was made with
     ("deblur", ["--kernel", "motion", "--kernel-size", "5", "--boundary", "circular"], (H, W, 3)),
     ("sr", ["--factor", "4"], (H, W, 3)),
     ("inpaint", ["--mask", "mask.png"], (H, W, 3)),

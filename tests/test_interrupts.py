@@ -53,8 +53,8 @@ def test_sigterm_during_a_restoration_leaves_nothing(d):
     p = start("denoise", "in.png", "--prior", "tiny", "--steps", "1000", "--samples", "2",
               "--uncertainty", "u.png", "--compare", "c.png", "-o", "o.png", cwd=d)
     try:
-        first = p.stderr.readline()  # printed after every check, just before the prior loads and the solve
-        assert first.startswith("estimated noise level"), first + p.stderr.read()
+        first = p.stderr.readline()  # the first progress line (stderr is a pipe): the solve is under way
+        assert first.startswith("denoise (ddrm): ") and " steps (" in first, first + p.stderr.read()
         time.sleep(0.3)
         p.send_signal(signal.SIGTERM)
         _, err = p.communicate(timeout=60)

@@ -30,8 +30,10 @@ from .outputs import OutputSet
 from .progress import Progress, enabled
 
 SIDECAR_FORMAT = "restore-measurement"
-DEFAULT_NOISE = 0.01
 MIN_AUTO_NOISE = 1e-3
+DEFAULT_NOISE = 0.01
+#: tasks whose --noise defaults to the estimate
+AUTO_NOISE_TASKS = ("deblur", "denoise")
 
 
 @dataclass
@@ -58,9 +60,11 @@ class Options:
 
 # ----------------------------------------------------------------------------- small helpers
 def parse_noise(value, task: str) -> float | str:
-    """'auto' or a float σ_y ≥ 0 on the [0, 1] scale; the default is 'auto' for denoise, 0.01 otherwise."""
+    """'auto' or a float σ_y ≥ 0 on the [0, 1] scale.  Default: 'auto' (estimated from the input) for deblur
+    and denoise, whose inputs the estimator reads within ~6–15 % (benchmarks/NOISE.md); 0.01 for sr,
+    inpaint and colorize, whose sharp, textured inputs it over-estimates at low noise."""
     if value is None:
-        return "auto" if task == "denoise" else DEFAULT_NOISE
+        return "auto" if task in AUTO_NOISE_TASKS else DEFAULT_NOISE
     if str(value).strip().lower() == "auto":
         return "auto"
     try:
@@ -330,13 +334,19 @@ def prepare(task: str, image: str, spec: dict | None, opt: Options, show: bool) 
                              f"channel(s) but the restoration is {w}x{h} with {c}")
     noise_estimated = noise == "auto"
     if noise_estimated:
-        noise = max(estimate_sigma(y), MIN_AUTO_NOISE)
-        if show:
-            click.echo(f"estimated noise level σ_y = {noise:.4f} ({noise * 255:.1f}/255)", err=True)
+        measured = plan_measured(A, x_shape, y)
+        noise = max(estimate_sigma(y, measured), MIN_AUTO_NOISE)  # reported with the result, not before
     tiles = tile_plan(opt.tile, task, spec, x_shape, samples)
     tiles = fit_memory(tiles, opt, task, spec, x_shape, samples, method, device)
     return Plan(task, image, info, y, A, spec, tuple(x_shape), sidecar, float(noise), noise_estimated, method,
                 posterior, steps, samples, output, outs, ref, tiles, device, prior)
+
+
+def plan_measured(A, x_shape, y) -> torch.Tensor | None:
+    """Where y is measured (inpainting: the mask; None: everywhere), to keep holes out of the noise estimate."""
+    if isinstance(A, ops.Inpainting):
+        return (A(torch.ones(1, *x_shape[1:], dtype=y.dtype)) != 0).to(y.dtype)
+    return None
 
 
 def resolve_prior(name: str, device: torch.device) -> str:
@@ -458,14 +468,15 @@ def report(plan: Plan, opt: Options, x, metrics: dict, unc_scale, seconds: float
     if fit is not None and fit["ratio"] > MISFIT_RATIO and not opt.quiet and plan.task in WARN_FIT_TASKS:
         click.echo(f"warning: the assumed model does not explain the input: the residual is {fit['ratio']:.1f}× what "
                    f"{specs.describe(spec)} with noise σ_y {plan.noise:.4g} predicts; the blur kernel or the noise "
-                   f"level is probably wrong (try --noise auto, or another --kernel) — do not trust this result",
+                   f"level is probably wrong (check --noise, or try another --kernel) — do not trust this result",
                    err=True)
     if opt.json:
         click.echo(json.dumps(result, indent=2))
     elif not opt.quiet:
         fits = "" if fit is None else f", residual {fit['ratio']:.2f}× the model's"
         click.echo(f"wrote {output}  ({specs.describe(spec)}; {plan.method}, {plan.steps or 0} steps, seed {opt.seed}, "
-                   f"σ_y {plan.noise:.4g}, prior {plan.prior}{fits}, {seconds:.1f} s on {plan.device})")
+                   f"σ_y {plan.noise:.4g}{' (estimated)' if plan.noise_estimated else ''}, prior {plan.prior}{fits}, "
+                   f"{seconds:.1f} s on {plan.device})")
         if opt.uncertainty:
             click.echo(f"wrote {opt.uncertainty}  (per-pixel std over {plan.samples} samples; white = {unc_scale:.4f})")
         if opt.compare:
