@@ -181,12 +181,7 @@ def sample_posterior(y, A, prior, method: str = "projection", sigma_y=0.0, sampl
         raise ValueError("sample_posterior returns posterior samples and never averages them (an average of "
                          "M draws has 1/M of the posterior variance); for the Monte-Carlo posterior-mean "
                          "estimate call restore.solve(..., average=M), or average the samples yourself")
-    try:
-        whole = not isinstance(samples, bool) and float(samples).is_integer() and int(samples) >= 1
-    except (TypeError, ValueError):
-        whole = False
-    if not whole:
-        raise ValueError(f"samples must be a whole number ≥ 1 of posterior draws, got {samples!r}")
+    samples = _whole(samples, "samples", "posterior draws")
     options = {**posterior.options(method), **options}
     start = options.pop("start", COMMON_OPTIONS["start"])
     if steps is not None:
@@ -196,11 +191,16 @@ def sample_posterior(y, A, prior, method: str = "projection", sigma_y=0.0, sampl
     return x.clamp(0, 1) if clamp else x
 
 
-def _check_average(average) -> int:
+def _whole(value, name: str, what: str) -> int:
+    """``value`` as an int ≥ 1, or one clear ValueError naming ``name``."""
     try:
-        whole = not isinstance(average, bool) and float(average).is_integer() and int(average) >= 1
+        whole = not isinstance(value, bool) and float(value).is_integer() and int(value) >= 1
     except (TypeError, ValueError):
         whole = False
     if not whole:
-        raise ValueError(f"average must be a whole number ≥ 1 of posterior samples, got {average!r}")
-    return int(average)
+        raise ValueError(f"{name} must be a whole number ≥ 1 of {what}, got {value!r}")
+    return int(value)
+
+
+def _check_average(average) -> int:
+    return _whole(average, "average", "posterior samples")
