@@ -108,13 +108,18 @@ def main(argv=None):
                  "blind": psnr_upto_shift(xb, x), "blind_diffpir": psnr_upto_shift(xbd, x), "wiener": psnr_upto_shift(xw, x), "rl": psnr_upto_shift(xr, x),
                  "kerr": kernel_error(kb[0], k), "t_known": t_known, "t_blind": t_blind}
             r["gap"] = r["known"] - r["blind"]
-            rows.append(r)
-            print(" ".join(f"{a}={v:.2f}" if isinstance(v, float) else f"{a}={v}" for a, v in r.items()), flush=True)
-            with open(csv_path, "w", newline="") as f:
-                wr = csv.DictWriter(f, fieldnames=list(rows[0]))
-                wr.writeheader()
-                wr.writerows(rows)
+            record(rows, r, csv_path)
             write_table(rows, args)  # after every row: an interrupted run leaves the rows it finished
+
+
+def record(rows: list, r: dict, csv_path) -> None:
+    """Append row ``r``, print it, and rewrite the CSV (an interrupted run keeps the rows it finished)."""
+    rows.append(r)
+    print(" ".join(f"{a}={v:.2f}" if isinstance(v, float) else f"{a}={v}" for a, v in r.items()), flush=True)
+    with open(csv_path, "w", newline="") as f:
+        wr = csv.DictWriter(f, fieldnames=list(rows[0]))
+        wr.writeheader()
+        wr.writerows(rows)
 
 
 def read_rows(names):
@@ -167,12 +172,7 @@ def run_crops(args, prior):
                  "known_estep": psnr_upto_shift(xe, x), "blind": psnr_upto_shift(xb, x),
                  "kerr": kernel_error(kb[0], k), "t_known": t_known, "t_blind": t_blind}
             r["gap"] = r["known_estep"] - r["blind"]
-            rows.append(r)
-            print(" ".join(f"{a}={v:.2f}" if isinstance(v, float) else f"{a}={v}" for a, v in r.items()), flush=True)
-            with open(csv_path, "w", newline="") as f:
-                wr = csv.DictWriter(f, fieldnames=list(rows[0]))
-                wr.writeheader()
-                wr.writerows(rows)
+            record(rows, r, csv_path)
 
 
 def write_table(rows, args):
