@@ -43,19 +43,20 @@ def temporaries(folder: Path) -> list[str]:
     return [str(p) for p in folder.rglob("*") if ".tmp" in p.name or p.name.startswith(".restore-probe")]
 
 
-def start(*args, cwd):
-    return subprocess.Popen([sys.executable, "-m", "restore.cli", *map(str, args)], cwd=cwd, env=ENV,
+def start(*args, cwd, env=None):
+    return subprocess.Popen([sys.executable, "-m", "restore.cli", *map(str, args)], cwd=cwd, env={**ENV, **(env or {})},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def test_sigterm_during_a_restoration_leaves_nothing(d):
     before = listing(d)
-    p = start("denoise", "in.png", "--prior", "tiny", "--steps", "1000", "--samples", "2",
-              "--uncertainty", "u.png", "--compare", "c.png", "-o", "o.png", cwd=d)
+    p = start("denoise", "in.png", "--prior", "tiny", "--steps", "1000", "--samples", "4",
+              "--uncertainty", "u.png", "--compare", "c.png", "-o", "o.png", cwd=d,
+              env={"RESTORE_PROGRESS_SECONDS": "0.05"})
     try:
         first = p.stderr.readline()  # the first progress line (stderr is a pipe): the solve is under way
         assert first.startswith("denoise (ddrm): ") and " steps (" in first, first + p.stderr.read()
-        time.sleep(0.3)
+        time.sleep(0.1)
         p.send_signal(signal.SIGTERM)
         _, err = p.communicate(timeout=60)
     finally:

@@ -28,3 +28,11 @@ def test_modes():
     p = Progress(5, "x", None, stream=out, interval=0.0)
     p.callback()
     assert out.getvalue() == ""  # quiet: nothing
+
+
+def test_interval_from_the_environment(monkeypatch):
+    from restore.cli.progress import LOG_INTERVAL, log_interval
+    monkeypatch.setenv("RESTORE_PROGRESS_SECONDS", "0.5")
+    assert log_interval() == 0.5 and Progress(3, "x", "log", stream=io.StringIO()).interval == 0.5
+    monkeypatch.setenv("RESTORE_PROGRESS_SECONDS", "soon")
+    assert log_interval() == LOG_INTERVAL

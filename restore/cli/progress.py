@@ -6,11 +6,21 @@ run can be followed with ``tail -f``.  Nothing with ``--quiet`` or ``--json``.
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
 
-#: seconds between two progress lines when stderr is not a terminal
+#: seconds between two progress lines when stderr is not a terminal (env RESTORE_PROGRESS_SECONDS overrides)
 LOG_INTERVAL = 5.0
+
+
+def log_interval() -> float:
+    """``RESTORE_PROGRESS_SECONDS`` if set to a number ≥ 0, else ``LOG_INTERVAL``."""
+    try:
+        v = float(os.environ.get("RESTORE_PROGRESS_SECONDS", LOG_INTERVAL))
+    except ValueError:
+        return LOG_INTERVAL
+    return v if v >= 0 else LOG_INTERVAL
 
 
 def _isatty(stream) -> bool:
@@ -40,12 +50,12 @@ def _clock(seconds: float) -> str:
 class Progress:
     """``with Progress(total, desc, mode) as p: solve(..., callback=p.callback)``."""
 
-    def __init__(self, total: int | None, desc: str, on, interval: float = LOG_INTERVAL, stream=None,
+    def __init__(self, total: int | None, desc: str, on, interval: float | None = None, stream=None,
                  clock=time.monotonic):
         self.bar = None
         self.total, self.desc, self.done = total, desc, 0
         self.stream = stream if stream is not None else sys.stderr
-        self.clock, self.interval = clock, interval
+        self.clock, self.interval = clock, log_interval() if interval is None else interval
         self.log = on == "log"
         self.start = self.last = clock()
         if on is True or on == "bar":
