@@ -22,14 +22,14 @@ def test_right_model_fits_wrong_kernel_and_wrong_noise_do_not():
     true = O.MotionBlur(15, 0.5, seed=3, boundary="reflect")
     y = O.GaussianNoise(0.01)(true(x), seed=1)
     prior = GaussianPrior(torch.full((1, 48, 48), 0.3), 0.1)
-    right = restore.solve(y, true, prior, method="diffpir", sigma_y=0.01, steps=20, seed=0)
+    right = restore.solve(y, true, prior, method="diffpir", sigma_y=0.01, steps=10, seed=0)
     wrong_A = O.GaussianBlur(15, 3.0, boundary="reflect")  # the old CLI default on a camera-shake photo
-    wrong = restore.solve(y, wrong_A, prior, method="diffpir", sigma_y=0.01, steps=20, seed=0)
+    wrong = restore.solve(y, wrong_A, prior, method="diffpir", sigma_y=0.01, steps=10, seed=0)
     ok = residual_ratio(y, true, right, 0.01)["ratio"]
     bad = residual_ratio(y, wrong_A, wrong, 0.01)["ratio"]
     assert 0.8 < ok < 1.2 < MISFIT_RATIO < bad, (ok, bad)
     y_noisy = O.GaussianNoise(0.05)(true(x), seed=2)  # five times the noise the solver is told
-    fit = restore.solve(y_noisy, true, prior, method="diffpir", sigma_y=0.01, steps=20, seed=0)
+    fit = restore.solve(y_noisy, true, prior, method="diffpir", sigma_y=0.01, steps=10, seed=0)
     assert residual_ratio(y_noisy, true, fit, 0.01)["ratio"] > 2 * MISFIT_RATIO
     assert residual_ratio(y_noisy, true, fit, 0.05)["ratio"] < 1.2  # told the right level, it fits
 
