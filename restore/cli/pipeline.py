@@ -27,7 +27,7 @@ from . import memory, specs, tiling
 from .files import default_output
 from .noise_level import estimate_sigma
 from .outputs import OutputSet
-from .progress import Progress, enabled
+from .progress import Progress, mode
 
 SIDECAR_FORMAT = "restore-measurement"
 MIN_AUTO_NOISE = 1e-3
@@ -368,7 +368,7 @@ def solve_plan(plan: Plan, opt: Options, show: bool) -> tuple[torch.Tensor, floa
     pixels = tiles[0] ** 2 if tiles else x_shape[-2] * x_shape[-1]
     groups = len(g.chain_groups(plan.samples, 1, pixels))  # the solver runs the K chains in groups
     with Progress(plan.steps * n_tiles * groups if plan.steps else None, f"{plan.task} ({plan.method})",
-                  enabled(opt.quiet or opt.json)) as bar:
+                  mode(opt.quiet or opt.json)) as bar:
         def solve_one(yt, seed):
             common = dict(method=plan.method, sigma_y=plan.noise, steps=plan.steps, seed=int(seed),
                           callback=bar.callback)

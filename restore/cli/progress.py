@@ -37,11 +37,6 @@ def mode(quiet: bool, stream=None) -> str | None:
     return "bar" if _isatty(stream if stream is not None else sys.stderr) else "log"
 
 
-def enabled(quiet: bool) -> str | None:
-    """The progress mode for a command run with ``quiet`` (kept for callers of the former boolean API)."""
-    return mode(quiet)
-
-
 def _clock(seconds: float) -> str:
     s = int(round(seconds))
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
@@ -58,7 +53,7 @@ class Progress:
         self.clock, self.interval = clock, log_interval() if interval is None else interval
         self.log = on == "log"
         self.start = self.last = clock()
-        if on is True or on == "bar":
+        if on == "bar":
             from tqdm.auto import tqdm
 
             self.bar = tqdm(total=total, desc=desc, unit="step", file=self.stream, dynamic_ncols=True,

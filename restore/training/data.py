@@ -13,7 +13,6 @@ resumed run continues the same stream of patches on any device.
 from __future__ import annotations
 
 import sys
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -164,10 +163,7 @@ class PatchSampler:
         self.widths = torch.tensor([im.shape[-1] for im in images])
         sizes = self.heights * self.widths
         self.offsets = torch.cat([torch.zeros(1, dtype=torch.long), sizes.cumsum(0)[:-1]])
-        flat = torch.cat([im.reshape(3, -1) for im in images], dim=1)
-        if flat.shape[1] >= 2**31 and self.device.type != "cpu":
-            warnings.warn("training set above 2^31 pixels: gathering with 64-bit indices")
-        self.flat = flat.to(self.device)
+        self.flat = torch.cat([im.reshape(3, -1) for im in images], dim=1).to(self.device)
         self.luma = torch.tensor(LUMA, device=self.device).view(1, 3, 1, 1)
 
     @property
