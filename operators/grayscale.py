@@ -47,6 +47,8 @@ class GrayscaleSVD(SVD):
 class Grayscale(LinearOperator):
     """𝒜x = Σ_c w_c x_c: (B, 3, H, W) → (B, 1, H, W)."""
 
+    task = "colorize"
+
     def __init__(self, weights=BT601):
         w = torch.as_tensor(weights, dtype=torch.float64).reshape(-1)
         if w.numel() != 3 or not bool(torch.isfinite(w).all()) or float(w.norm()) == 0:

@@ -16,7 +16,7 @@ from restore.priors import GaussianPrior
     (O.Blur(torch.ones(3, 3) / 9, boundary="reflect"), "deblur"),
     (O.Downsample(4, "bicubic"), "sr"), (O.Downsample(2, "box"), "sr"),
     (O.Inpainting(torch.ones(8, 8)), "inpaint"), (O.Identity(), "denoise"),
-    (O.Grayscale(), None), (O.Downsample(2, "box") @ O.GaussianBlur(3, 1.0), None),
+    (O.Grayscale(), "colorize"), (O.Downsample(2, "box") @ O.GaussianBlur(3, 1.0), None),
 ])
 def test_task_of_operator(A, task):
     assert tuned.task_of(A) == task

@@ -3,9 +3,23 @@
     options(method, A) = {**DEFAULTS[method], **TUNED[method][task_of(A)], **what the caller passed}
 
 ``task_of(A)`` is the operator's own ``task`` attribute: `operators.Blur` → "deblur",
-`operators.Downsample` → "sr", `operators.Inpainting` → "inpaint", `operators.Identity` → "denoise";
-anything else (compositions of several factors, grayscale, user operators that set none) → None, and
-the method's own DEFAULTS apply.  A new operator states its task in one line.
+`operators.Downsample` → "sr", `operators.Inpainting` → "inpaint", `operators.Identity` → "denoise",
+`operators.Grayscale` → "colorize"; anything else (compositions of several factors, user operators
+that set none) → None, and the method's own DEFAULTS apply.  A new operator states its task in one line.
+
+**The CLI defaults: ≤ 25 network evaluations on real inputs (issues 14, 19).**  Each task's default
+method (`restore.cli.methods.DEFAULTS`) was re-chosen by benchmarks/defaults.py on 128×128 central
+crops of CBSD432 training images (files 11–16 by name) under real conditions: 8-bit measurements,
+clean (σ_y passed 0.002) and noisy (σ_y = 0.025); deblurring by *valid* convolution (no periodic
+border; solved with the reflect boundary and the CLI's 25-iteration CG cap) with a Gaussian (std 2)
+and Levin's kernels 3 and 8; ×4 bicubic SR; a 40×40 box and 50 % random inpainting; denoising at
+σ = 0.01 and 0.025; grayscale colorization.  Grid: diffpir (λ, ζ), ddrm / ddnm (η), ΠGDM (2
+evaluations per step), DAPS (one denoiser call per level, no Langevin noise) at 20 evaluations on
+one image, then {10, 25} (×4 SR: steps × average ≤ 25) for the best family.  The chosen rows (mean PSNR over
+degradations × conditions, benchmarks/tuning/TUNING.md "≤ 25 evaluations"): deblur DAPS 20 levels,
+sr DAPS 25 levels × 1 chain, inpaint DiffPIR λ = 1, ζ = 1, 20 steps, denoise DAPS 20 levels,
+colorize DDNM η = 0.85, 20 steps.  The older rows below were tuned on circular blurs at σ_y = 0.025
+(benchmarks/tuning/TUNING.md, issue 5) and still serve the methods that are not a task's default.
 
 How TUNED was chosen (benchmarks/tuning/TUNING.md has every number): grid search by
 benchmarks/tuning/run_tuning.sh over each method's step size / stochasticity, on 128×128 central
@@ -35,23 +49,26 @@ from __future__ import annotations
 
 __all__ = ["TUNED", "TASKS", "task_of", "options"]
 
-TASKS = ("deblur", "sr", "inpaint", "denoise")
+TASKS = ("deblur", "sr", "inpaint", "denoise", "colorize")
+_TUNED_5 = TASKS[:4]  # the tasks of the issue-5 grid (colorize was not in it)
 
 #: method → task → options that differ from the method's DEFAULTS (filled from TUNING.md)
 TUNED: dict[str, dict[str, dict]] = {
     # steps are set by budget (the grid was run at these counts), the other options by the grid
     "ddrm": {"deblur": {"eta": 0.5}, "sr": {"eta": 1.0, "steps": 10, "average": 8}, "inpaint": {"eta": 1.0},
              "denoise": {"eta": 0.0}},
-    "ddnm": {"sr": {"steps": 25, "average": 8}},     # η = 0.85 won everywhere (η = 0 ignores noisy y)
-    "pigdm": {**{t: {"steps": 50} for t in TASKS}, "sr": {"steps": 25, "average": 8}},  # η = 1 won everywhere
+    "ddnm": {"sr": {"steps": 25, "average": 8},      # η = 0.85 won everywhere (η = 0 ignores noisy y)
+             "colorize": {"steps": 20}},             # the colorize default (≤ 25 evaluations, issue 19)
+    "pigdm": {**{t: {"steps": 50} for t in _TUNED_5}, "sr": {"steps": 25, "average": 8}},  # η = 1 won everywhere
     "projection": {"deblur": {"steps": 100, "eta": 0.0}, "sr": {"steps": 25, "eta": 1.0, "average": 8},
                    "inpaint": {"steps": 100, "eta": 1.0}, "denoise": {"steps": 100, "eta": 0.0}},
-    "daps": {**{t: {"steps": 25, "noise": 0.0, "ode_steps": 1} for t in TASKS},  # x̂₀ = one denoiser call
-             "sr": {"steps": 25, "noise": 0.0, "ode_steps": 1, "average": 4}},
-    "dps": {**{t: {"steps": 200, "zeta": 3.0} for t in TASKS},  # ζ = 3 beat 1 on every preset
+    # x̂₀ = one denoiser call; the deblur, sr and denoise defaults (≤ 25 evaluations, issue 19)
+    "daps": {**{t: {"steps": 20, "noise": 0.0, "ode_steps": 1} for t in ("deblur", "denoise", "colorize")},
+             "sr": {"steps": 25, "noise": 0.0, "ode_steps": 1}, "inpaint": {"steps": 25, "noise": 0.0, "ode_steps": 1}},
+    "dps": {**{t: {"steps": 200, "zeta": 3.0} for t in _TUNED_5},  # ζ = 3 beat 1 on every preset
             "sr": {"steps": 200, "zeta": 10.0, "average": 8}},
     "diffpir": {"deblur": {"zeta": 1.0}, "sr": {"zeta": 1.0, "lam": 1.0, "steps": 25, "average": 4},
-                "inpaint": {"zeta": 1.0},
+                "inpaint": {"zeta": 1.0, "lam": 1.0, "steps": 20},  # the inpaint default (issue 19)
                 "denoise": {"zeta": 0.0}},
 }
 
