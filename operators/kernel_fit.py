@@ -35,7 +35,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = ["gradients", "otf", "kernel_from_otf", "fit_kernel", "project_kernel", "delta_kernel",
-           "center_of_mass", "shift_kernel", "resize_kernel", "connected_pieces", "drop_small_pieces"]
+           "center_of_mass", "shift_kernel", "resize_kernel", "connected_pieces", "drop_small_pieces",
+           "fit_gaussian_std"]
 
 
 def delta_kernel(size: int, dtype=torch.float64, device=None) -> Tensor:
@@ -196,3 +197,32 @@ def resize_kernel(k: Tensor, size: int) -> Tensor:
     """k resampled (bilinear) to size×size and projected: the next pyramid level's starting kernel."""
     r = F.interpolate(k[None, None], size=(size, size), mode="bilinear", align_corners=True)[0, 0]
     return project_kernel(r, size, threshold=0.0)
+
+
+def fit_gaussian_std(k: Tensor, stds: Tensor | None = None) -> float:
+    """The std s of the isotropic Gaussian closest to kernel k (N×N, Σ = 1) in least squares:
+
+        s* = argmin_s ‖g_s − k‖²,   g_s = the N×N Gaussian of std s centred on k's centre of mass,
+
+    over a grid of ``stds`` (default 0.2 … N/4 px in steps of 2 %).  A least-squares fit, not the
+    second moment: a few stray pixels far from the centre of an estimated kernel would dominate
+    Σ r² k but barely move the fit.
+    """
+    n_r, n_c = k.shape
+    k = k.to(torch.float64)
+    r0, c0 = center_of_mass(k)
+    if stds is None:
+        hi = max(n_r, n_c) / 4
+        stds = torch.exp(torch.arange(0.0, 1.0 + 1e-9, 1.0 / 256, dtype=torch.float64)
+                         * (torch.log(torch.tensor(hi)) - torch.log(torch.tensor(0.2)))) * 0.2
+    rows = (torch.arange(n_r, dtype=torch.float64, device=k.device) - r0) ** 2
+    cols = (torch.arange(n_c, dtype=torch.float64, device=k.device) - c0) ** 2
+    r2 = rows[:, None] + cols[None, :]
+    best, best_err = float(stds[0]), float("inf")
+    for s in stds.tolist():
+        g = torch.exp(-0.5 * r2 / s ** 2)
+        g = g / g.sum()
+        err = float(((g - k) ** 2).sum())
+        if err < best_err:
+            best, best_err = s, err
+    return best

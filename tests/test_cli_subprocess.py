@@ -46,7 +46,7 @@ def test_simulate_then_deblur(d):
 def test_bad_input_one_line(d):
     r = run("deblur", "in.png", "--kernel", "nonsense", cwd=d)
     assert r.returncode == 2
-    assert r.stderr.strip().splitlines() == ["restore: error: unknown kernel 'nonsense' (use gauss, motion, uniform, "
+    assert r.stderr.strip().splitlines() == ["restore: error: unknown kernel 'nonsense' (use auto, gauss, motion, uniform, "
                                              "or the path of a kernel file: .png, .npy, .npz, .mat)"]
     assert r.stdout == ""
 

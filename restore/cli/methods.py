@@ -13,8 +13,17 @@ Per-task defaults (first one present in the registry wins):
 Chosen by benchmarks/defaults.py on training crops under real conditions (8-bit clean and noisy inputs,
 non-periodic blurs, Levin kernels) within 25 network evaluations (issues 14, 19); the settings are in
 `restore.guidance.tuned` and the numbers in benchmarks/tuning/TUNING.md.
+
+deblur with an estimated kernel (``--kernel auto``, the default without a kernel): ``deconv`` —
+the blind solver's E-step (`restore.blind.deconv`): a gradient-regularised deconvolution with the
+kernel, then one denoiser call.  The guidance methods fit y down to σ_y and pay for every bit of the
+estimate's error; this one tolerates it (benchmarks/BLIND.md).  ``--method deconv`` also runs it
+with a given kernel.
 """
 from __future__ import annotations
+
+#: the deblurring E-step of `restore.blind` as a CLI method (not a guidance method: blur operators only)
+DECONV = "deconv"
 
 DEFAULTS = {
     "deblur": ("daps", "diffpir", "dps", "pigdm", "ddrm"),
@@ -37,8 +46,10 @@ def registry() -> dict:
     return dict(REGISTRY)
 
 
-def default_method(task: str, names=None) -> str:
-    """The first of the task's preferred methods that is registered."""
+def default_method(task: str, names=None, spec: dict | None = None) -> str:
+    """The first of the task's preferred methods that is registered (``deconv`` for an estimated kernel)."""
+    if spec is not None and spec.get("kernel") in ("auto", "estimated"):
+        return DECONV
     names = list(registry()) if names is None else list(names)
     for m in DEFAULTS[task]:
         if m in names:
@@ -46,9 +57,24 @@ def default_method(task: str, names=None) -> str:
     return names[0]
 
 
-def check_method(name: str) -> str:
+def check_method(name: str, task: str | None = None) -> str:
+    """The registered method ``name`` (``deconv`` for deblurring), else one clear ValueError."""
+    if str(name).lower() == DECONV:
+        if task != "deblur":
+            raise ValueError(f"--method {DECONV} is for deblurring only")
+        return DECONV
     from ..guidance.registry import get
     return get(name).name
+
+
+def deconv(y, A, prior, sigma_y: float):
+    """``--method deconv``: x̂ = D(x_α, max(σ_e, 3σ_y)) per image with A's kernel and boundary
+    (`restore.blind.deconv.denoised_deconvolution`)."""
+    import torch
+
+    from ..blind.deconv import denoised_deconvolution
+    return torch.stack([denoised_deconvolution(y[b], A.kernel, prior, sigma_y, boundary=A.boundary)
+                        for b in range(y.shape[0])])
 
 
 def default_steps(method: str, A=None):

@@ -39,6 +39,7 @@ EXTENSIONS = {
     "image": SUPPORTED_WRITE_EXTENSIONS,
     "figure": (".png", ".pdf", ".svg", ".jpg", ".jpeg"),
     "json": (".json",),
+    "kernel": (".png", ".npy"),
 }
 
 

@@ -56,6 +56,7 @@ class Options:
     quiet: bool = False
     tile: str = "auto"
     from_json: str | None = None
+    save_kernel: str | None = None
 
 
 # ----------------------------------------------------------------------------- small helpers
@@ -211,7 +212,7 @@ def tile_plan(opt: str, task: str, spec: dict, shape, samples: int) -> tuple[int
             raise ValueError(f"--tile must be at least 8 pixels, got {n}")
     if h <= n and w <= n:
         return None
-    k = max(len(spec["values"]), len(spec["values"][0])) if spec.get("kernel") == "file" else spec.get("kernel_size", 0)
+    k = specs.kernel_side(spec)
     if k >= n:
         raise ValueError(f"--tile {n} must be larger than the blur kernel ({k} px)")
     return n, min(n // 8 + k, (n - 1) // 2)
@@ -292,23 +293,34 @@ def prepare(task: str, image: str, spec: dict | None, opt: Options, show: bool) 
 
     y = ops.Grayscale()(x_in) if task == "colorize" and x_in.shape[1] == 3 else x_in
     x_shape = specs.image_shape(spec, y.shape)
-    A = specs.build(spec, x_shape)
+    if specs.needs_estimate(spec):  # the kernel is estimated once the prior is loaded (`estimate_kernel`)
+        from ..blind import check_blind_input
+        check_blind_input(y, specs.estimate_size(spec, y.shape))  # a kernel larger than the image, a flat image
+        A = None
+    else:
+        A = specs.build(spec, x_shape)
     if spec["op"] == "downsample" and tuple(A.out_shape(x_shape)) != tuple(y.shape):
         raise ValueError("internal: measurement shape mismatch")
     if spec["op"] == "inpaint":
         y = A(y)  # the known pixels of the input are the measurement
 
-    method = M.check_method(opt.method) if opt.method else M.default_method(task)
+    method = M.check_method(opt.method, task) if opt.method else M.default_method(task, spec=spec)
     # --samples K: K posterior samples at the sampling settings (restore.sample_posterior), output = their
     # mean, std = the uncertainty map; without it: the point estimate (restore.solve, tuned, may average)
     posterior = opt.samples is not None
-    if posterior and method in ("pinv", "wiener"):
-        raise ValueError(f"--samples draws posterior samples; {method} is a deterministic baseline without them")
-    steps = opt.steps if opt.steps is not None else (
-        M.guidance().sampling_defaults(method).get("steps") if posterior else M.default_steps(method, A))
+    if posterior and method in ("pinv", "wiener", M.DECONV):
+        raise ValueError(f"--samples draws posterior samples; {method} is a deterministic estimate without them"
+                         + (" (pass --method diffpir, for instance)" if method == M.DECONV else ""))
+    if method == M.DECONV and opt.steps is not None:
+        raise ValueError(f"--steps: {method} is one deconvolution and one denoiser call, it has no steps")
+    if method == M.DECONV:
+        steps, samples = None, 1
+    else:
+        steps = opt.steps if opt.steps is not None else (
+            M.guidance().sampling_defaults(method).get("steps") if posterior else M.default_steps(method, A))
+        samples = opt.samples if posterior else M.default_samples(method, A)  # chains the solver runs
     if steps is not None and steps < 1:
         raise ValueError(f"--steps must be at least 1, got {steps}")
-    samples = opt.samples if posterior else M.default_samples(method, A)  # chains the solver runs
     if samples < 1:
         raise ValueError(f"--samples must be at least 1, got {samples}")
     if opt.uncertainty and (not posterior or samples < 2):
@@ -321,6 +333,7 @@ def prepare(task: str, image: str, spec: dict | None, opt: Options, show: bool) 
     outs.add("output", output, "image")
     outs.add("--uncertainty", opt.uncertainty, "image")
     outs.add("--compare", opt.compare, "figure")
+    outs.add("--save-kernel", opt.save_kernel, "kernel")
     outs.validate()
     device = resolve_device(opt.device)
     prior = resolve_prior(opt.prior, device)
@@ -356,9 +369,32 @@ def resolve_prior(name: str, device: torch.device) -> str:
     return auto_prior(device) if name == "auto" else name
 
 
+def estimate_kernel(plan: Plan, prior, show: bool) -> None:
+    """``--kernel auto`` / ``--kernel gauss`` without a std: estimate the kernel from the input
+    (`restore.blind.estimate_blur`, on the most textured 512² window of a larger photo), then build the
+    operator; ``plan.spec`` records the estimate."""
+    from ..blind import ESTIMATE_SIDE, estimate_blur, estimate_gaussian_std
+
+    if show:
+        click.echo("estimating the blur kernel from the image ...", err=True)
+    t = time.perf_counter()
+    y, spec = plan.y[0].to(torch.float64), plan.spec
+    if spec["kernel"] == specs.AUTO:
+        est = estimate_blur(y, prior, specs.estimate_size(spec, y.shape), plan.noise, spec["boundary"],
+                            max_side=ESTIMATE_SIDE)
+    else:  # --kernel gauss without --kernel-std
+        est = estimate_gaussian_std(y, prior, plan.noise, spec["boundary"], spec.get("kernel_size"), ESTIMATE_SIDE)
+    plan.spec = specs.with_estimate(spec, est)
+    plan.A = specs.build(plan.spec, plan.x_shape)
+    if show:
+        click.echo(f"estimated the kernel in {time.perf_counter() - t:.1f} s: {specs.describe(plan.spec)}", err=True)
+
+
 def solve_plan(plan: Plan, opt: Options, show: bool) -> tuple[torch.Tensor, float, int]:
     """Load the prior and run the solver (whole or tiled): (K samples or 1 estimate, seconds, tiles)."""
     prior = load_prior(plan.prior, plan.device)
+    if specs.needs_estimate(plan.spec):
+        estimate_kernel(plan, prior, show)
     g = M.guidance()
     tiles, x_shape, device = plan.tiles, plan.x_shape, plan.device
     n_tiles = len(tiling.plan(x_shape, *tiles)) if tiles else 1
@@ -370,6 +406,8 @@ def solve_plan(plan: Plan, opt: Options, show: bool) -> tuple[torch.Tensor, floa
     with Progress(plan.steps * n_tiles * groups if plan.steps else None, f"{plan.task} ({plan.method})",
                   mode(opt.quiet or opt.json)) as bar:
         def solve_one(yt, seed):
+            if plan.method == M.DECONV:
+                return M.deconv(yt.to(device), plan.A, prior, plan.noise)
             common = dict(method=plan.method, sigma_y=plan.noise, steps=plan.steps, seed=int(seed),
                           callback=bar.callback)
             if plan.posterior:
@@ -410,6 +448,8 @@ def write_outputs(plan: Plan, opt: Options, x: torch.Tensor, std) -> tuple[dict,
             if tuple(y.shape) == tuple(ref.shape) and spec["op"] != "inpaint":
                 yc = y.clamp(0, 1)
                 metrics.update(input_psnr=float(psnr(yc, ref)[0]), input_ssim=float(ssim(yc, ref)[0]))
+        if opt.save_kernel:
+            outs.write("--save-kernel", encode_kernel(opt.save_kernel, plan.A.kernel))
         if opt.compare:
             from .figure import compare_figure
 
@@ -427,6 +467,20 @@ def write_outputs(plan: Plan, opt: Options, x: torch.Tensor, std) -> tuple[dict,
     return metrics, unc_scale
 
 
+def encode_kernel(path: str, k: torch.Tensor) -> bytes:
+    """The bytes of kernel k as .npy (float64, exact; Σ = 1) or .png (16-bit grey scaled so the largest
+    tap is white; `--kernel PATH` reads it back normalised to Σ = 1)."""
+    if Path(path).suffix.lower() == ".npy":
+        import io
+
+        import numpy as np
+        buf = io.BytesIO()
+        np.save(buf, k.detach().to(torch.float64).cpu().numpy())
+        return buf.getvalue()
+    k = k.detach().to(torch.float64).cpu()
+    return encode_image(path, (k / k.max().clamp_min(1e-30))[None, None].float(), bit_depth=16)
+
+
 #: tasks whose result is flagged when the assumed model does not explain the input
 WARN_FIT_TASKS = ("deblur",)
 
@@ -438,6 +492,18 @@ def check_fit(plan: Plan, x: torch.Tensor) -> dict | None:
         return None
     from ..guidance.residual import residual_ratio
     return residual_ratio(plan.y.double(), plan.A, x.double(), plan.noise)
+
+
+def kernel_record(spec: dict, A) -> dict | None:
+    """The blur kernel in the --json record: whether it was estimated, its size and its values
+    (an estimated Gaussian also has its std)."""
+    if spec.get("op") != "blur" or not hasattr(A, "kernel"):
+        return None
+    rec = {"estimated": spec.get("kernel") == "estimated" or bool(spec.get("kernel_std_estimated")),
+           "size": list(A.kernel.shape), "values": [[round(float(v), 8) for v in row] for row in A.kernel.tolist()]}
+    if spec.get("kernel_std_estimated"):
+        rec["std"] = spec["kernel_std"]
+    return rec
 
 
 def report(plan: Plan, opt: Options, x, metrics: dict, unc_scale, seconds: float, solve_seconds: float,
@@ -461,6 +527,7 @@ def report(plan: Plan, opt: Options, x, metrics: dict, unc_scale, seconds: float
         "psnr": _round(metrics.get("psnr")), "ssim": _round(metrics.get("ssim")),
         "input_psnr": _round(metrics.get("input_psnr")), "input_ssim": _round(metrics.get("input_ssim")),
         "residual": None if fit is None else {k: _round(v, 6) for k, v in fit.items()},
+        "kernel": kernel_record(plan.spec, plan.A), "save_kernel": str(opt.save_kernel) if opt.save_kernel else None,
     }
     from ..guidance.residual import MISFIT_RATIO
     # warn where the model is the user's choice (kernel, noise level); SR's bicubic model and inpainting's
@@ -468,7 +535,8 @@ def report(plan: Plan, opt: Options, x, metrics: dict, unc_scale, seconds: float
     if fit is not None and fit["ratio"] > MISFIT_RATIO and not opt.quiet and plan.task in WARN_FIT_TASKS:
         click.echo(f"warning: the assumed model does not explain the input: the residual is {fit['ratio']:.1f}× what "
                    f"{specs.describe(spec)} with noise σ_y {plan.noise:.4g} predicts; the blur kernel or the noise "
-                   f"level is probably wrong (check --noise, or try another --kernel) — do not trust this result",
+                   f"level is probably wrong (check --noise, or try another --kernel or --kernel-size) — do not "
+                   f"trust this result",
                    err=True)
     if opt.json:
         click.echo(json.dumps(result, indent=2))
@@ -481,6 +549,9 @@ def report(plan: Plan, opt: Options, x, metrics: dict, unc_scale, seconds: float
             click.echo(f"wrote {opt.uncertainty}  (per-pixel std over {plan.samples} samples; white = {unc_scale:.4f})")
         if opt.compare:
             click.echo(f"wrote {opt.compare}")
+        if opt.save_kernel:
+            click.echo(f"wrote {opt.save_kernel}  (the {'estimated ' if plan.spec.get('kernel') == 'estimated' else ''}"
+                       f"blur kernel)")
         if metrics:
             line = f"PSNR {metrics['psnr']:.2f} dB  SSIM {metrics['ssim']:.4f}"
             if "input_psnr" in metrics:

@@ -6,6 +6,9 @@ can be stored in a sidecar by ``restore simulate`` and read back by ``--from-jso
     {"op": "blur", "kernel": "gauss", "kernel_size": 19, "kernel_std": 3.0, "boundary": "reflect"}
     {"op": "blur", "kernel": "motion", "kernel_size": 31, "intensity": 0.5, "kernel_seed": 123, ...}
     {"op": "blur", "kernel": "file", "path": "k.npy", "values": [[...]], "boundary": "reflect"}
+    {"op": "blur", "kernel": "auto", "kernel_size": 31, "boundary": "reflect"}      (to be estimated)
+    {"op": "blur", "kernel": "gauss", "kernel_std": "auto", "kernel_size": null, ...} (std to be estimated)
+    {"op": "blur", "kernel": "estimated", "kernel_size": 31, "values": [[...]], ...} (after estimating)
     {"op": "downsample", "factor": 4, "filter": "bicubic"}
     {"op": "inpaint", "mask": "random", "fraction": 0.5, "mask_seed": 7}
     {"op": "inpaint", "mask": "box", "size": [64, 64], "mask_seed": 7}
@@ -35,6 +38,9 @@ TASKS = ("deblur", "sr", "inpaint", "denoise", "colorize")
 TASK_OP = {"deblur": "blur", "sr": "downsample", "inpaint": "inpaint", "denoise": "identity",
            "colorize": "grayscale"}
 KERNEL_NAMES = {"gauss": "gauss", "gaussian": "gauss", "motion": "motion", "uniform": "uniform", "box": "uniform"}
+#: --kernel auto: estimate the kernel from the image (`restore.blind`), on an N×N support
+AUTO = "auto"
+DEFAULT_BLIND_SIZE = 31
 DEFAULT_BOUNDARY = "reflect"
 DEFAULT_STD = 3.0
 DEFAULT_MOTION_SIZE = 31
@@ -54,15 +60,30 @@ def _looks_like_path(value: str) -> bool:
 
 
 def blur_spec(kernel: str = "gauss", kernel_size: int | None = None, kernel_std: float | None = None,
-              intensity: float | None = None, boundary: str = DEFAULT_BOUNDARY, kernel_seed: int = 0) -> dict:
-    """The spec of a blur from command-line values (validated; file kernels are read here)."""
+              intensity: float | None = None, boundary: str = DEFAULT_BOUNDARY, kernel_seed: int = 0,
+              estimate: bool = False) -> dict:
+    """The spec of a blur from command-line values (validated; file kernels are read here).
+
+    ``estimate`` (restore deblur): ``--kernel auto`` estimates the whole kernel on a kernel_size² support
+    (default 31) and ``--kernel gauss`` without ``--kernel-std`` estimates the std; otherwise (restore
+    simulate) a kernel must be fully given and the Gaussian std defaults to 3."""
     if boundary not in ops.BOUNDARIES:
         raise ValueError(f"unknown --boundary {boundary!r} (choose from {', '.join(ops.BOUNDARIES)})")
+    if str(kernel).lower() == AUTO:
+        if not estimate:
+            raise ValueError("--kernel auto estimates the kernel of a blurred photo; here a kernel must be given "
+                             "(gauss, motion, uniform or a file)")
+        if kernel_std is not None or intensity is not None:
+            raise ValueError("--kernel-std and --intensity describe a gauss/motion kernel, not --kernel auto")
+        n = kernel_size
+        if n is not None and (isinstance(n, bool) or int(n) != n or n < 3 or n % 2 == 0):
+            raise ValueError(f"--kernel-size of an estimated kernel must be an odd integer ≥ 3, got {n}")
+        return {"op": "blur", "kernel": AUTO, "kernel_size": None if n is None else int(n), "boundary": boundary}
     name = KERNEL_NAMES.get(str(kernel).lower())
     if name is None:
         if not _looks_like_path(str(kernel)):
-            raise ValueError(f"unknown kernel {kernel!r} (use gauss, motion, uniform, or the path of a kernel "
-                             f"file: .png, .npy, .npz, .mat)")
+            raise ValueError(f"unknown kernel {kernel!r} (use {'auto, ' if estimate else ''}gauss, motion, uniform, "
+                             f"or the path of a kernel file: .png, .npy, .npz, .mat)")
         k = read_kernel(str(kernel))  # ValueError for missing files, NaN, non-positive sum, sharpening, ...
         return {"op": "blur", "kernel": "file", "path": str(kernel), "values": k.tolist(), "boundary": boundary}
     if kernel_size is not None and (isinstance(kernel_size, bool) or int(kernel_size) != kernel_size
@@ -72,7 +93,11 @@ def blur_spec(kernel: str = "gauss", kernel_size: int | None = None, kernel_std:
         raise ValueError(f"--kernel-size of a {name} kernel must be odd (a centred kernel; an even size shifts "
                          f"the image by half a pixel), got {kernel_size}")
     spec = {"op": "blur", "kernel": name, "boundary": boundary}
+    if name == "gauss" and kernel_std is None and estimate:
+        return {**spec, "kernel_size": None if kernel_size is None else int(kernel_size), "kernel_std": AUTO}
     if name == "gauss":
+        if isinstance(kernel_std, str):
+            raise ValueError(f"--kernel-std must be a number, got {kernel_std!r}")
         std = DEFAULT_STD if kernel_std is None else float(kernel_std)
         if not (math.isfinite(std) and std > 0):
             raise ValueError(f"--kernel-std must be positive, got {kernel_std}")
@@ -153,7 +178,7 @@ def checked(spec) -> dict:
         op = spec["op"]
         if op == "blur":
             boundary = spec.get("boundary", DEFAULT_BOUNDARY)
-            if spec["kernel"] == "file":
+            if spec["kernel"] in ("file", "estimated"):
                 if boundary not in ops.BOUNDARIES:
                     raise ValueError(f"unknown boundary {boundary!r}")
                 values = ops.normalize_kernel(spec["values"])
@@ -161,6 +186,8 @@ def checked(spec) -> dict:
                     raise ValueError("the kernel is too large")
                 return {"op": "blur", "kernel": "file", "path": str(spec.get("path", "")),
                         "values": values.tolist(), "boundary": boundary}
+            if spec["kernel"] == AUTO or spec.get("kernel_std") == AUTO:
+                raise ValueError("a sidecar describes a known blur; 'auto' is not a kernel")
             if spec["kernel"] not in KERNEL_NAMES:
                 raise ValueError(f"unknown kernel kind {spec['kernel']!r}")
             return blur_spec(spec["kernel"], spec.get("kernel_size"), spec.get("kernel_std"), spec.get("intensity"),
@@ -193,6 +220,41 @@ def _short(e) -> str:
     return (str(e).splitlines() or [""])[0][:200]
 
 
+def needs_estimate(spec: dict) -> bool:
+    """Whether the blur kernel (``--kernel auto``) or its Gaussian std is to be estimated from the image."""
+    return spec.get("op") == "blur" and (spec.get("kernel") == AUTO or spec.get("kernel_std") == AUTO)
+
+
+def estimate_size(spec: dict, shape=None) -> int:
+    """The support N×N on which `restore.blind.estimate_blur` looks for the kernel: --kernel-size, else
+    31 (at most a quarter of the image's side, `restore.blind.default_support`, when ``shape`` is given)."""
+    if spec.get("kernel_size"):
+        return int(spec["kernel_size"])
+    if shape is None:
+        return DEFAULT_BLIND_SIZE
+    from ..blind import default_support
+    return default_support(shape[-2], shape[-1], DEFAULT_BLIND_SIZE)
+
+
+def kernel_side(spec: dict) -> int:
+    """The largest side of the blur kernel a spec describes (the estimation support while unknown)."""
+    if "values" in spec:
+        return max(len(spec["values"]), len(spec["values"][0]))
+    return estimate_size(spec) if needs_estimate(spec) else int(spec.get("kernel_size") or 0)
+
+
+def with_estimate(spec: dict, estimate) -> dict:
+    """The spec once the blur is estimated: ``estimate`` is the kernel k̂ (N×N, Σ = 1) for ``--kernel auto``,
+    the Gaussian's std (`restore.blind.estimate_gaussian_std`) for ``--kernel gauss``."""
+    if spec["kernel"] == AUTO:
+        k = estimate
+        return {"op": "blur", "kernel": "estimated", "kernel_size": int(k.shape[-1]), "values": k.tolist(),
+                "boundary": spec["boundary"]}
+    std = round(float(estimate), 3)
+    n = spec.get("kernel_size") or default_kernel_size("gauss", std)
+    return {**spec, "kernel_size": int(n), "kernel_std": std, "kernel_std_estimated": True}
+
+
 # ----------------------------------------------------------------------------- spec -> operator
 def image_shape(spec: dict, y_shape) -> tuple:
     """The restored image's shape (1, C, H, W) for a measurement of shape ``y_shape``."""
@@ -214,11 +276,13 @@ def build(spec: dict, x_shape) -> ops.LinearOperator:
     op = spec.get("op")
     h, w = x_shape[-2:]
     if op == "blur":
+        if needs_estimate(spec):
+            raise ValueError("internal: the blur kernel must be estimated before the operator is built")
         kind = spec["kernel"]
         n = spec.get("kernel_size", 0)
         if n > h or n > w:  # before the kernel is built: a huge size must not allocate anything
             raise ValueError(f"blur kernel {n}x{n} is larger than the image {h}x{w} (use a smaller --kernel-size)")
-        if kind == "file":
+        if kind in ("file", "estimated"):
             k = torch.tensor(spec["values"], dtype=torch.float64) if "values" in spec else spec["path"]
             A = ops.Blur(k, boundary=spec["boundary"])
         elif kind == "gauss":
@@ -268,7 +332,15 @@ def describe(spec: dict) -> str:
     if op == "blur":
         if spec["kernel"] == "file":
             return f"blur with kernel file {Path(spec['path']).name} ({spec['boundary']} boundary)"
-        extra = {"gauss": lambda: f", std {spec['kernel_std']:g}",
+        if spec["kernel"] in (AUTO, "estimated"):
+            n = spec.get("kernel_size")
+            size = f"{n}x{n} " if n else ""
+            state = "to be estimated" if spec["kernel"] == AUTO else "estimated"
+            return f"blur, {size}kernel {state} from the image ({spec['boundary']} boundary)"
+        if spec.get("kernel_std") == AUTO:
+            return f"gauss blur, std to be estimated ({spec['boundary']} boundary)"
+        est = " (estimated)" if spec.get("kernel_std_estimated") else ""
+        extra = {"gauss": lambda: f", std {spec['kernel_std']:g}{est}",
                  "motion": lambda: f", intensity {spec['intensity']:g}, kernel seed {spec['kernel_seed']}",
                  "uniform": lambda: ""}[spec["kernel"]]()
         n = spec["kernel_size"]

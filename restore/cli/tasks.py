@@ -108,14 +108,24 @@ def _no_conflict(ctx: click.Context, from_json, names) -> None:
 
 
 # ----------------------------------------------------------------------------- blur options (shared with simulate)
-def blur_options(f):
+def blur_options(f=None, *, estimate: bool = False):
+    """The blur options; ``estimate`` (restore deblur): ``--kernel auto`` is the default and a Gaussian's
+    std is estimated when not given; otherwise (restore simulate) gauss with std 3."""
+    if f is None:
+        return lambda g: blur_options(g, estimate=estimate)
     opts = [
-        click.option("--kernel", default="gauss", show_default=True, metavar="gauss|motion|uniform|PATH",
-                     help="Blur kernel: a named kind or a kernel file (.png, .npy, .npz, .mat; normalised to sum 1)."),
+        click.option("--kernel", default="auto" if estimate else "gauss", show_default=True,
+                     metavar=("auto|" if estimate else "") + "gauss|motion|uniform|PATH",
+                     help=("auto: estimate the kernel from the image (blind deblurring, restore.blind).  " if estimate
+                           else "") + "Blur kernel: a named kind or a kernel file (.png, .npy, .npz, .mat; "
+                                      "normalised to sum 1)."),
         click.option("--kernel-size", type=int, default=None, metavar="N",
-                     help="Kernel side in pixels.  [default: gauss 2·⌈3·std⌉+1 (19), motion 31, uniform 9]"),
+                     help=("Kernel side in pixels.  [default: auto 31 (the support searched; large enough for "
+                           "typical camera shake), gauss 2·⌈3·std⌉+1, motion 31, uniform 9]" if estimate else
+                           "Kernel side in pixels.  [default: gauss 2·⌈3·std⌉+1 (19), motion 31, uniform 9]")),
         click.option("--kernel-std", type=float, default=None, metavar="S",
-                     help="Gaussian kernel std in pixels.  [default: 3.0]"),
+                     help="Gaussian kernel std in pixels.  [default: " + (
+                         "estimated from the image]" if estimate else "3.0]")),
         click.option("--intensity", type=float, default=None, metavar="I",
                      help="Motion kernel: how much the camera path curls (0 = straight line).  [default: 0.5]"),
         click.option("--boundary", type=click.Choice(BOUNDARIES), default=specs.DEFAULT_BOUNDARY, show_default=True,
@@ -131,9 +141,9 @@ def blur_options(f):
 BLUR_NAMES = ("kernel", "kernel_size", "kernel_std", "intensity", "boundary")
 
 
-def blur_spec_from(kw: dict, seed: int) -> dict:
+def blur_spec_from(kw: dict, seed: int, estimate: bool = False) -> dict:
     return specs.blur_spec(kw.pop("kernel"), kw.pop("kernel_size"), kw.pop("kernel_std"), kw.pop("intensity"),
-                           kw.pop("boundary"), kernel_seed=derive_seed(seed, KERNEL_STREAM))
+                           kw.pop("boundary"), kernel_seed=derive_seed(seed, KERNEL_STREAM), estimate=estimate)
 
 
 def sr_options(f):
@@ -171,21 +181,30 @@ def mask_spec_from(kw: dict, seed: int) -> dict:
 # ----------------------------------------------------------------------------- commands
 @click.command()
 @IMAGE
-@blur_options
+@blur_options(estimate=True)
+@click.option("--save-kernel", "save_kernel", type=click.Path(dir_okay=False), default=None, metavar="PATH",
+              help="Write the blur kernel used (the estimate with --kernel auto) as .npy (exact) or .png "
+                   "(16-bit, brightest tap white; --kernel PATH reads either back).")
 @common_options("deblur")
 @click.pass_context
-def deblur(ctx, image, **kw):
-    """Remove blur from IMAGE (known or assumed kernel).
+def deblur(ctx, image, save_kernel, **kw):
+    """Remove blur from IMAGE; without a kernel, estimate it from the image.
 
     \b
-    restore deblur photo.png                          # Gaussian blur, std 3 px
+    restore deblur photo.png                          # blind: kernel and noise estimated
+    restore deblur photo.png --save-kernel k.png      # ... and keep the estimated kernel
+    restore deblur photo.png --kernel gauss           # a Gaussian blur, its std estimated
     restore deblur photo.png --kernel-std 2 --noise 0.02
     restore deblur photo.png --kernel kernel.png -o sharp.png
     restore deblur blurred.png --from-json            # operator from 'restore simulate'
     """
     opt = _options(kw)
+    opt.save_kernel = save_kernel
     _no_conflict(ctx, opt.from_json, BLUR_NAMES)
-    spec = None if opt.from_json is not None else blur_spec_from(kw, opt.seed)
+    if ctx.get_parameter_source("kernel_std") == ParameterSource.COMMANDLINE and \
+            ctx.get_parameter_source("kernel") != ParameterSource.COMMANDLINE:
+        kw["kernel"] = "gauss"  # --kernel-std S alone means a Gaussian of std S, as before
+    spec = None if opt.from_json is not None else blur_spec_from(kw, opt.seed, estimate=True)
     return run("deblur", image, spec, opt)
 
 
