@@ -50,7 +50,7 @@ def start(*args, cwd, env=None):
 
 def test_sigterm_during_a_restoration_leaves_nothing(d):
     before = listing(d)
-    p = start("denoise", "in.png", "--prior", "tiny", "--steps", "1000", "--samples", "4",
+    p = start("denoise", "in.png", "--method", "ddrm", "--prior", "tiny", "--steps", "1000", "--samples", "4",
               "--uncertainty", "u.png", "--compare", "c.png", "-o", "o.png", cwd=d,
               env={"RESTORE_PROGRESS_SECONDS": "0.05"})
     try:

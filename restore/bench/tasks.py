@@ -29,6 +29,9 @@ DPIR style: ``levin-deblur-k1`` … ``levin-deblur-k8`` blur with Levin et al.'s
 ``levin-deblur`` expands to all eight.  Any task takes ``@S`` for σ_y = S/255, e.g.
 ``levin-deblur@7.65``, ``denoise@15``.
 
+A new operator joins the benchmark with one line, ``register_task(name, spec_fn, sigma_y)``, once its
+kind is registered with `operators.register_spec` (tests/test_plugin_operator.py does both).
+
 Small images (side < 128): blur kernels shrink to the largest odd size ≤ side/2 (std/intensity
 unchanged), recorded in the spec.  Inpainting noise is added on measured pixels only
 (y = M(Mx + σ_y z)); unmeasured pixels are 0.
@@ -86,8 +89,9 @@ def parse_tasks(text) -> list[str]:
                 raise ValueError(f"task {item!r}: the part after @ is σ_y·255, got {sig!r}") from None
         names = list(LEVIN_TASKS) if base == "levin-deblur" else [base]
         for n in names:
-            if n not in BASE_TASKS and n not in LEVIN_TASKS:
-                raise ValueError(f"unknown task {base!r}; choose from {', '.join(BASE_TASKS)}, "
+            if n not in PRESETS:
+                extra = [t for t in PRESETS if t not in BASE_TASKS and t not in LEVIN_TASKS]
+                raise ValueError(f"unknown task {base!r}; choose from {', '.join(BASE_TASKS + tuple(extra))}, "
                                  f"levin-deblur, levin-deblur-k1..k8 (optionally @SIGMA255)")
             full = f"{n}@{sig}" if sig else n
             if full not in out:
@@ -105,6 +109,8 @@ def default_sigma(task: str) -> float:
         return SIGMA_DENOISE
     if base.startswith("levin-deblur"):
         return SIGMA_LEVIN
+    if base in EXTRA_SIGMA:
+        return EXTRA_SIGMA[base]
     return SIGMA_DPS
 
 
@@ -145,47 +151,58 @@ class Measurement:
     mask: torch.Tensor | None = None
 
 
-def build_operator(task: str, side: int, seed: int) -> tuple[ops.LinearOperator, dict, torch.Tensor | None]:
-    """The operator of ``task`` for side×side images, its spec (seeds and kernel values) and mask."""
-    base = task.partition("@")[0]
-    kseed, mseed = ops.derive_seed(seed, KERNEL_STREAM), ops.derive_seed(seed, MASK_STREAM)
-    mask = None
-    if base == "gauss-deblur":
-        n = _kernel_size(side, 61)
-        A = ops.Blur(ops.gaussian_kernel(n, 3.0), boundary="circular")
-        spec = {"op": "blur", "kernel": "gauss", "kernel_size": n, "kernel_std": 3.0}
-    elif base == "motion-deblur":
-        n = _kernel_size(side, 61)
-        A = ops.Blur(ops.motion_kernel(n, 0.5, seed=kseed), boundary="circular")
-        spec = {"op": "blur", "kernel": "motion", "kernel_size": n, "intensity": 0.5, "kernel_seed": kseed}
-    elif base in LEVIN_TASKS:
-        i = int(base[-1])
+def _levin_spec(i: int):
+    def spec(side, kseed, mseed):
         k = levin_kernel(i)
         if k.shape[0] > side or k.shape[1] > side:
             raise ValueError(f"Levin kernel k{i} {tuple(k.shape)} does not fit a {side}x{side} image")
-        A = ops.Blur(k, boundary="circular")
-        spec = {"op": "blur", "kernel": f"levin-k{i}"}
-    elif base == "sr4":
-        A = ops.Downsample(4, "bicubic")
-        spec = {"op": "downsample", "factor": 4, "filter": "bicubic"}
-    elif base == "inpaint-box":
-        size, margin = round(128 * side / 256), round(16 * side / 256)
-        mask = ops.box_mask((side, side), size, margin, seed=mseed)
-        A = ops.Inpainting(mask)
-        spec = {"op": "inpaint", "mask": "box", "size": size, "margin": margin, "mask_seed": mseed}
-    elif base == "inpaint-random":
-        mask = ops.random_mask((side, side), 0.7, seed=mseed)
-        A = ops.Inpainting(mask)
-        spec = {"op": "inpaint", "mask": "random", "fraction_missing": 0.7, "mask_seed": mseed}
-    elif base == "denoise":
-        A = ops.Identity()
-        spec = {"op": "identity"}
-    else:
+        return {"op": "blur", "kernel": "file", "path": f"{LEVIN_KERNELS.name}:k{i}", "values": k.tolist(),
+                "boundary": "circular"}
+    return spec
+
+
+#: task name → spec(side, kernel_seed, mask_seed): the operator of the task for side×side images as an
+#: `operators.spec` description (the format of the CLI's sidecars), seeds and Levin kernel values included
+PRESETS: dict = {
+    "gauss-deblur": lambda side, kseed, mseed: {"op": "blur", "kernel": "gauss", "kernel_size": _kernel_size(side, 61),
+                                                "kernel_std": 3.0, "boundary": "circular"},
+    "motion-deblur": lambda side, kseed, mseed: {"op": "blur", "kernel": "motion", "kernel_size": _kernel_size(side, 61),
+                                                 "intensity": 0.5, "kernel_seed": kseed, "boundary": "circular"},
+    "sr4": lambda side, kseed, mseed: {"op": "downsample", "factor": 4, "filter": "bicubic"},
+    "inpaint-random": lambda side, kseed, mseed: {"op": "inpaint", "mask": "random", "fraction": 0.7, "mask_seed": mseed},
+    "inpaint-box": lambda side, kseed, mseed: {"op": "inpaint", "mask": "box", "size": [round(128 * side / 256)] * 2,
+                                               "margin": round(16 * side / 256), "mask_seed": mseed},
+    "denoise": lambda side, kseed, mseed: {"op": "identity"},
+    **{f"levin-deblur-k{i}": _levin_spec(i) for i in range(1, 9)},
+}
+
+
+#: default σ_y of registered tasks
+EXTRA_SIGMA: dict[str, float] = {}
+
+
+def register_task(name: str, spec, sigma_y: float = SIGMA_DPS) -> None:
+    """A benchmark task (one line for a new operator): ``spec(side, kernel_seed, mask_seed) -> dict``
+    describing its operator (`operators.register_spec`), and its default σ_y."""
+    if name in PRESETS or "@" in name:
+        raise ValueError(f"a benchmark task named {name!r} already exists or has an '@'")
+    PRESETS[name] = spec
+    EXTRA_SIGMA[name] = float(sigma_y)
+
+
+def task_spec(task: str, side: int, seed: int) -> dict:
+    """The operator of ``task`` for side×side images as a spec, its random parts seeded from ``seed``."""
+    base = task.partition("@")[0]
+    if base not in PRESETS:
         raise ValueError(f"unknown task {task!r}")
-    if spec["op"] == "blur":
-        spec["boundary"] = "circular"
-        spec["kernel_values"] = A.kernel.tolist()
-    return A, spec, mask
+    return PRESETS[base](side, ops.derive_seed(seed, KERNEL_STREAM), ops.derive_seed(seed, MASK_STREAM))
+
+
+def build_operator(task: str, side: int, seed: int) -> tuple[ops.LinearOperator, dict, torch.Tensor | None]:
+    """The operator of ``task`` for side×side images, its spec and (inpainting) its mask."""
+    spec = task_spec(task, side, seed)
+    A = ops.from_spec(spec, (1, 1, side, side))
+    return A, spec, A.mask if isinstance(A, ops.Inpainting) else None
 
 
 def build_task(task: str, x: torch.Tensor, seed: int, sigma_y: float | None = None) -> Measurement:
@@ -196,9 +213,6 @@ def build_task(task: str, x: torch.Tensor, seed: int, sigma_y: float | None = No
     if not (math.isfinite(sy) and sy >= 0):
         raise ValueError(f"sigma_y must be ≥ 0, got {sy}")
     nseed = ops.derive_seed(seed, NOISE_STREAM)
-    ax = A(x)
-    y = ops.GaussianNoise(sy)(ax, seed=nseed)
-    if isinstance(A, ops.Inpainting):
-        y = A(y)  # noise on measured pixels only
+    y = ops.measure(x, A, sy, nseed)  # noise on measured pixels only
     spec.update(sigma_y=sy, sigma_y_units="[0,1]", noise_seed=nseed, job_seed=seed, side=side)
     return Measurement(task, A, y, sy, seed, spec, mask)

@@ -106,7 +106,6 @@ def simulate(ctx, sharp, task, noise, seed, output, bit_depth, as_json, overwrit
     if "path" in spec:  # paths in a sidecar are relative to the sidecar's folder (portable)
         spec = {**spec, "path": _relative(spec["path"], base.parent)}
     noise_seed = ops.derive_seed(seed, NOISE_STREAM)
-    ax = A(x.double())
     top = max(levels)
     depth = int(bit_depth) if bit_depth else (16 if info.bit_depth == 16 else 8)
     if base.suffix.lower() in (".jpg", ".jpeg") and depth == 16:
@@ -115,9 +114,7 @@ def simulate(ctx, sharp, task, noise, seed, output, bit_depth, as_json, overwrit
     with outs:  # every measurement and its sidecar appear together or not at all
         for k, (level, out) in enumerate(zip(levels, files)):
             t = (level / top) ** 2 if top > 0 else 1.0  # Y_t = 𝒜x + σ_max W_t has std σ_max √t = σ
-            y = ops.GaussianNoise(top).path(ax, t, seed=noise_seed)
-            if spec["op"] == "inpaint":
-                y = A(y)
+            y = ops.measure(x.double(), A, top, noise_seed, t)  # inpainting: noise on measured pixels only
             noise_rec = {"model": "gaussian", "sigma": level, "seed": noise_seed}
             if len(levels) > 1:
                 noise_rec["path"] = {"sigma_max": top, "t": t}
