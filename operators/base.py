@@ -11,7 +11,8 @@ measurement is not shaped like the input.  Everything else has a default:
   ``cg_tol`` / ``cg_max_iter``);
 * ``prox(z, y, σ, ρ) = argmin_x ‖𝒜x − y‖²/(2σ²) + (ρ/2)‖x − z‖²``: through the SVD when there is
   one, otherwise conjugate gradient on (𝒜ᵀ𝒜 + ρσ²I)x = 𝒜ᵀy + ρσ²z (the optimality condition
-  multiplied by σ²) started at z, so σ = 0 gives the projection of z onto {𝒜x = y};
+  multiplied by σ²) started at z, so σ = 0 gives the projection of z onto {𝒜x = y}; an operator may
+  supply a ``preconditioner`` for that CG (a blur with a mirror boundary does: `operators.cosine_precond`);
 * ``A @ B`` is ``Compose(A, B)``: x ↦ A(B(x)).
 
 Composition  𝒜 = A₁ ∘ A₂ ∘ … ∘ Aₙ  (x ↦ A₁(A₂(…Aₙ(x)))) lives here too, beside the ``@`` that
@@ -21,7 +22,7 @@ factor left (after dropping identities) behaves exactly like that factor.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 from torch import Tensor
@@ -47,6 +48,8 @@ class LinearOperator:
     cg_max_iter: int = 200
     #: warn (`operators.cg.CGCapWarning`) when CG stops at its cap above tolerance; False for a deliberate cap
     cg_warn: bool = True
+    #: use the operator's `preconditioner` in the prox's CG (False: plain CG, e.g. to compare)
+    cg_precondition: bool = True
 
     # -- to implement -------------------------------------------------------------------------
     def forward(self, x: Tensor) -> Tensor:
@@ -111,11 +114,34 @@ class LinearOperator:
         return self.prox_cg(z, y, sigma, rho)
 
     def prox_cg(self, z: Tensor, y: Tensor, sigma, rho) -> Tensor:
-        """The prox by conjugate gradient on (𝒜ᵀ𝒜 + λI)x = 𝒜ᵀy + λz, λ = ρσ², from x = z."""
+        """The prox by conjugate gradient on (𝒜ᵀ𝒜 + λI)x = 𝒜ᵀy + λz, λ = ρσ², from x = z, preconditioned
+        by ``self.preconditioner(λ, z)`` when there is one."""
         lam = per_image(rho, z) * per_image(sigma, z) ** 2
-        b = self.adjoint(y) + lam * z
+        b = self._adjoint_of_measurement(y) + lam * z
+        pre = self.preconditioner(lam.reshape(-1), z) if self.cg_precondition else None
         return conjugate_gradient(lambda v: self.normal(v) + lam * v, b, z, self.cg_tol, self.cg_max_iter,
-                                  warn=self.cg_warn)
+                                  warn=self.cg_warn, preconditioner=pre)
+
+    def _adjoint_of_measurement(self, y: Tensor) -> Tensor:
+        """𝒜ᵀy, remembered for the last y: a diffusion loop calls the prox with the same measurement every
+        step (the same tensor object, unmodified: ``_version`` counts in-place changes)."""
+        try:
+            version = y._version
+        except RuntimeError:  # an inference-mode tensor has no version counter: nothing to check, no memo
+            return self.adjoint(y)
+        memo = self.__dict__.get("_adjoint_memo")
+        if memo is not None and memo[0] is y and memo[1] == version:
+            return memo[2]
+        aty = self.adjoint(y)
+        self.__dict__["_adjoint_memo"] = (y, version, aty)
+        return aty
+
+    def preconditioner(self, lam: Tensor, like: Tensor) -> Optional[Callable[[Tensor], Tensor]]:
+        """r ↦ Q⁻¹r ≈ (𝒜ᵀ𝒜 + λI)⁻¹r per image (λ: (B,)) for tensors shaped like ``like``, or None (plain
+        CG).  Symmetric positive definite, and the identity for an image with λ = 0 (there the prox is the
+        projection onto {𝒜x = y} nearest z, which plain CG's iterates z + range(𝒜ᵀ𝒜) give).  Only the
+        number of CG steps depends on it, never the solution."""
+        return None
 
     def repeat(self, k: int, batch: int) -> "LinearOperator":
         """𝒜 acting on a sample-major batch of k·batch images (row j·batch + b is a copy for image b):

@@ -7,6 +7,11 @@ own residual satisfies ‖r‖ ≤ tol·‖b‖, so a solution does not depend o
 For a consistent singular system (M = AᵀA, b = Aᵀy) started at x0, the iterates stay in
 x0 + range(M), so CG converges to the solution nearest x0 (from x0 = 0: the minimum-norm
 least-squares solution, i.e. the pseudo-inverse).
+
+With a preconditioner Q⁻¹ (symmetric positive definite, applied per image) the same loop is
+preconditioned CG: the search directions follow z = Q⁻¹r and α_k = ⟨r, z⟩/⟨p, Mp⟩; the stopping rule
+still reads the true residual ‖r‖ ≤ tol·‖b‖, so a tolerance means the same with or without one.  It
+converges to the same solution of a positive definite system; only the number of steps changes.
 """
 from __future__ import annotations
 
@@ -35,6 +40,7 @@ def conjugate_gradient(
     tol: Optional[float] = None,
     max_iter: int = 200,
     warn: bool = True,
+    preconditioner: Optional[Callable[[Tensor], Tensor]] = None,
 ) -> Tensor:
     """Solve M x = b per image by conjugate gradient.
 
@@ -42,33 +48,43 @@ def conjugate_gradient(
     x0: starting point (zeros by default); tol: stop image i when ‖r_i‖ ≤ tol·‖b_i‖ (default
     `default_tol(b.dtype)`, relative); max_iter: iteration cap — reaching it with an image still above
     tolerance warns (`CGCapWarning`) unless ``warn=False`` (a deliberately inexact solve, e.g. a
-    warm-started prox inside a diffusion loop).
+    warm-started prox inside a diffusion loop); preconditioner: r ↦ Q⁻¹r, symmetric positive definite
+    (None: plain CG).
     """
     tol = default_tol(b.dtype) if tol is None else tol
     x = torch.zeros_like(b) if x0 is None else x0.clone()
     r = b - M(x) if x0 is not None else b.clone()
-    p = r.clone()
     rr = batch_dot(r, r)
+    z = r if preconditioner is None else preconditioner(r)
+    p = z.clone()
+    rz = rr if preconditioner is None else batch_dot(r, z)
     threshold = (tol**2) * batch_dot(b, b)
     active = rr > threshold
-    for _ in range(max_iter):
+    for it in range(max_iter):
         if not bool(active.any()):
             break
         Mp = M(p)
         pMp = batch_dot(p, Mp)
         ok = active & (pMp > 0)
-        alpha = torch.where(ok, rr / torch.where(ok, pMp, torch.ones_like(pMp)), torch.zeros_like(rr))
+        alpha = torch.where(ok, rz / torch.where(ok, pMp, torch.ones_like(pMp)), torch.zeros_like(rz))
         x = x + per_image(alpha, x) * p
         r = r - per_image(alpha, r) * Mp
         rr_new = batch_dot(r, r)
-        beta = torch.where(ok, rr_new / torch.where(ok, rr, torch.ones_like(rr)), torch.zeros_like(rr))
-        p = torch.where(per_image(ok.to(beta.dtype), p) > 0, r + per_image(beta, p) * p, p)
         rr = torch.where(ok, rr_new, rr)
         active = ok & (rr > threshold)
-    else:
-        if warn and bool(active.any()):
-            # one fixed text, so Python's default filter shows it once per call site, not once per step
-            warnings.warn(f"conjugate gradient stopped at its cap of {max_iter} iterations above its relative "
-                          f"tolerance {tol:.0e}; raise the operator's cg_max_iter for an exact solve",
-                          CGCapWarning, stacklevel=3)
+        if it == max_iter - 1 or not bool(active.any()):
+            break  # no further step: the next direction (and its Q⁻¹r) is not needed
+        if preconditioner is None:
+            z, rz_new = r, rr_new
+        else:
+            z = preconditioner(r)
+            rz_new = batch_dot(r, z)
+        beta = torch.where(ok, rz_new / torch.where(ok, rz, torch.ones_like(rz)), torch.zeros_like(rz))
+        p = torch.where(per_image(ok.to(beta.dtype), p) > 0, z + per_image(beta, p) * p, p)
+        rz = torch.where(ok, rz_new, rz)
+    if warn and bool(active.any()):
+        # one fixed text, so Python's default filter shows it once per call site, not once per step
+        warnings.warn(f"conjugate gradient stopped at its cap of {max_iter} iterations above its relative "
+                      f"tolerance {tol:.0e}; raise the operator's cg_max_iter for an exact solve",
+                      CGCapWarning, stacklevel=3)
     return x
