@@ -80,10 +80,11 @@ def test_tasks_json(files, task, extra, shape):
     extra = [str(files / e) if e.endswith(".png") else e for e in extra]
     r = cli(files, task, src, *extra, "-o", out, "--json")
     d = ok_json(r)
-    # no progress bar, no messages when stderr is not a terminal — except deblur's residual warning: the
-    # default (DAPS) run for 2 steps with the tiny test prior does not fit y down to σ_y, and says so
+    # no progress bar, no messages when stderr is not a terminal — except the residual warning where the
+    # model is wrong: rgb.png was blurred by a Gaussian, not by the motion kernel the second deblur case assumes
     lines = r.stderr.splitlines()
-    assert lines == [] or (task == "deblur" and len(lines) == 1 and lines[0].startswith("warning:")), r.stderr
+    assert lines == [] or (task == "deblur" and "motion" in extra and len(lines) == 1
+                           and lines[0].startswith("warning:")), r.stderr
     assert read(out).shape == shape
     for key in ("input", "output", "method", "seed", "steps", "seconds", "psnr", "ssim", "operator", "noise"):
         assert key in d

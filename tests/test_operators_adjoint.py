@@ -176,7 +176,7 @@ def test_padded_blur_fft_path_equals_direct_convolution(boundary, kernel):
 def test_operators_state_their_task_and_repeat_per_image_data():
     """Each operator names its task (what per-task defaults read); repeat(k, B) tiles only per-image data."""
     assert O.GaussianBlur(5, 1.0).task == "deblur" and O.Downsample(2, "box").task == "sr"
-    assert O.Identity().task == "denoise" and O.Grayscale().task is None
+    assert O.Identity().task == "denoise" and O.Grayscale().task == "colorize"
     masks = (torch.rand(3, 1, 8, 8, generator=torch.Generator().manual_seed(0)) > 0.5).double()
     A = O.Inpainting(masks)
     assert A.task == "inpaint" and (O.Downsample(2, "box") @ O.GaussianBlur(3, 1.0)).task is None
