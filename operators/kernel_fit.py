@@ -68,11 +68,13 @@ def kernel_from_otf(K: Tensor, size: int) -> Tensor:
 
 def fit_kernel(x: Tensor, y: Tensor, size: int, gamma: float = 1e-3, project: bool = True,
                threshold: float = 0.05, min_piece: float = 0.0, grads=None, iters: int = 20,
-               init: Tensor | None = None) -> Tensor:
+               init: Tensor | None = None, mask: Tensor | None = None) -> Tensor:
     """k = P_N(argmin_{k on N×N} Σ_d ‖∂_d y − k ⊛ ∂_d x‖² + γ‖k‖²) for 2-D x, y of the same shape
     (module docstring), by ``iters`` conjugate-gradient steps from ``init`` (default uniform);
     ``project=False`` returns the unprojected least-squares kernel.  ``grads`` replaces
-    (∂_v x, ∂_h x), e.g. by their salient part only."""
+    (∂_v x, ∂_h x), e.g. by their salient part only.  ``mask`` (0/1, y's shape): fit only the gradients
+    of y between two pixels where it is 1, Σ_d ‖M_d(∂_d y − k ⊛ ∂_d x)‖² (a photo's valid region inside
+    a padded grid: x extends beyond y, and k ⊛ x is compared with y only where y was measured)."""
     if x.shape != y.shape or x.ndim != 2:
         raise ValueError(f"fit_kernel needs two 2-D images of the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
     h, w = x.shape
@@ -81,14 +83,27 @@ def fit_kernel(x: Tensor, y: Tensor, size: int, gamma: float = 1e-3, project: bo
     num = torch.zeros(h, w, dtype=torch.complex128 if x.dtype == torch.float64 else torch.complex64,
                       device=x.device)
     power = torch.zeros(h, w, dtype=x.dtype, device=x.device)
-    for gx, gy in zip(gradients(x) if grads is None else grads, gradients(y)):
-        X, Y = torch.fft.fft2(gx), torch.fft.fft2(gy)
+    xs, masks = [], []
+    for d, (gx, gy) in enumerate(zip(gradients(x) if grads is None else grads, gradients(y))):
+        X = torch.fft.fft2(gx)
+        if mask is not None:  # M_d: both pixels of the difference measured
+            md = mask * torch.roll(mask, -1, -2 + d)
+            gy = md * gy
+            xs.append(X)
+            masks.append(md)
+        Y = torch.fft.fft2(gy)
         num = num + X.conj() * Y
         power = power + X.abs() ** 2
     g = gamma * float(power.mean())
 
-    def normal(k: Tensor) -> Tensor:  # (Σ_d C_dᵀC_d + γ) k restricted to the N×N support
-        return kernel_from_otf(power * otf(k, h, w), size) + g * k
+    def normal(k: Tensor) -> Tensor:  # (Σ_d C_dᵀ M_d C_d + γ) k restricted to the N×N support
+        if mask is None:
+            return kernel_from_otf(power * otf(k, h, w), size) + g * k
+        Kf = otf(k, h, w)
+        acc = 0
+        for X, md in zip(xs, masks):
+            acc = acc + X.conj() * torch.fft.fft2(md * torch.fft.ifft2(X * Kf).real)
+        return kernel_from_otf(acc, size) + g * k
 
     b = kernel_from_otf(num, size)
     k = torch.full((size, size), 1.0 / size**2, dtype=x.dtype, device=x.device) if init is None else init.to(x.dtype)

@@ -97,3 +97,20 @@ def test_bad_inputs_give_one_clear_error():
         restore.solve_blind(y, _prior(), kernel_size=65)
     with pytest.raises(ValueError, match="odd"):
         restore.solve_blind(y, _prior(), kernel_size=8)
+
+
+def test_unreliable_estimate_falls_back_to_the_delta_with_a_warning():
+    """Never silently worse: a too noisy input or a scattered kernel gives the delta and one warning."""
+    from restore.blind import checked_blur, kernel_problem
+    from restore.blind.reliability import NOISE_LIMIT
+
+    _, y = _blurred(ops.motion_kernel(9, 0.5, seed=3), sigma=0.03)
+    k, why = checked_blur(y[0], _prior(), 9, sigma_y=0.03, boundary="circular")
+    assert "noise" in why and torch.equal(k, delta_kernel(9))
+    with pytest.warns(RuntimeWarning, match="could not be estimated.*--kernel"):
+        xb, kb = restore.solve_blind(y, _prior(), kernel_size=9, sigma_y=2 * NOISE_LIMIT, boundary="circular")
+    assert torch.equal(kb[0], delta_kernel(9)) and xb.shape == y.shape
+    scattered = torch.zeros(9, 9, dtype=torch.float64)
+    scattered[0, 0] = scattered[0, 8] = scattered[8, 0] = scattered[8, 8] = scattered[4, 4] = 0.2
+    assert "scattered" in kernel_problem(y[0, 0], scattered, _prior())
+    assert kernel_problem(y[0, 0], ops.motion_kernel(9, 0.5, seed=3).double(), _prior()) is None

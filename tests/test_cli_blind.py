@@ -131,3 +131,16 @@ def test_deconv_method_with_a_known_kernel(files, tmp_path):
     assert d["method"] == "deconv" and not d["kernel"]["estimated"]
     assert_bad(CliRunner().invoke(main, ["sr", str(files / "sharp.png"), "--method", "deconv", "--prior",
                                          str(files / "tiny"), "-o", str(tmp_path / "e.png")]), "deblurring only")
+
+
+def test_unreliable_estimate_warns_and_restores_without_deblurring(files, tmp_path):
+    """Never silently worse: too noisy to estimate → one warning line, the delta kernel, exit 0."""
+    r = CliRunner().invoke(main, ["deblur", str(files / "motion.png"), "--prior", str(files / "tiny"),
+                                  "--boundary", "circular", "--noise", "0.05", "--kernel-size", "9",
+                                  "-o", str(tmp_path / "n.png"), "--json"], catch_exceptions=False)
+    d = ok_json(r)
+    warn = [line for line in r.stderr.splitlines() if line.startswith("warning: the blur could not be estimated")]
+    assert len(warn) == 1 and "--kernel gauss" in warn[0] and "--kernel PATH" in warn[0], r.stderr
+    k = np.array(d["kernel"]["values"])
+    assert k[4, 4] == pytest.approx(1.0) and "noise" in d["operator"]["kernel_fallback"]
+    assert (tmp_path / "n.png").exists()

@@ -17,7 +17,11 @@ gradients are the salient ones of x (`salient_gradients`).  After the finest lev
 further iterations halve λ down to ``polish_min`` (1e-5): from a kernel already near the truth, a
 weaker L0 prior gives a latent image closer to the real one and a less biased fit.
 
-Photos (``boundary`` other than "circular") are extended periodically first (`restore.blind.taper`).
+Photos (``boundary`` other than "circular") are extended periodically first (`restore.blind.taper`,
+by N_l pixels); with ``valid`` (default) that margin is unknown, not data: the x-step fits k ⊛ x to y
+only on y's pixels (the margin filled by the current prediction, `l0_latent`'s ``mask``) and the
+k-step fits only y's own gradients (`fit_kernel`'s ``mask``), so x extends beyond y as the scene
+did (valid convolution) and the padded margin cannot pull the kernel toward the delta.
 Every step is a handful of FFTs on the level's grid, so the whole estimate costs a few seconds at
 256² — far less than one diffusion solve.
 """
@@ -40,7 +44,7 @@ __all__ = ["pyramid_sizes", "estimate_kernel", "ESTIMATE_DEFAULTS"]
 #: as the judge (λ = 4e-3 as in Pan et al. left kernels 4 and 6 stuck near a compact blob; γ = 1e-2 and
 #: 6 polish steps each lowered the mean gap to the true kernel by ~1 dB)
 ESTIMATE_DEFAULTS = {"iters": 5, "lam": 1e-2, "lam_min": 1e-4, "gamma": 1e-2, "threshold": 0.02, "polish": 6,
-                     "min_piece": 0.1, "salient": 2.0}
+                     "min_piece": 0.1, "salient": 2.0, "valid": True}
 
 
 def salient_gradients(x: Tensor, n: int, r: float) -> tuple[Tensor, Tensor]:
@@ -97,7 +101,7 @@ def estimate_kernel(y: Tensor, size: int, boundary: str = "reflect", iters: int 
                     gamma: float = ESTIMATE_DEFAULTS["gamma"], threshold: float = ESTIMATE_DEFAULTS["threshold"],
                     min_piece: float = ESTIMATE_DEFAULTS["min_piece"], salient: float = ESTIMATE_DEFAULTS["salient"],
                     polish: int = ESTIMATE_DEFAULTS["polish"], polish_min: float = 1e-5, cg_iters: int = 20,
-                    callback=None) -> Tensor:
+                    valid: bool = ESTIMATE_DEFAULTS["valid"], callback=None) -> Tensor:
     """The N×N kernel of a 2-D grey image y (float64), coarse to fine (module docstring).
 
     ``callback(level, size, k)`` after each level."""
@@ -105,23 +109,34 @@ def estimate_kernel(y: Tensor, size: int, boundary: str = "reflect", iters: int 
     h, w = y.shape
     k = None
     lam_l = lam
+    mask = None
     for level, n in enumerate(pyramid_sizes(size)):
         s = n / size
         hl, wl = max(n, round(h * s)), max(n, round(w * s))
         yl = _resize(y, hl, wl)
         if boundary != "circular":
             yl = taper_pad(yl, n)
+            if valid:
+                mask = _valid_mask(yl.shape, hl, wl, y.dtype, y.device)
         k = _initial_kernel(n, y.dtype, y.device) if k is None else resize_kernel(k, n)
         for _ in range(iters):
-            x = l0_latent(yl, k, lam_l)
+            x = l0_latent(yl, k, lam_l, mask=mask)
             k = fit_kernel(x, yl, n, gamma=gamma, threshold=threshold, min_piece=min_piece,
-                           grads=salient_gradients(x, n, salient), iters=cg_iters)
+                           grads=salient_gradients(x, n, salient), iters=cg_iters, mask=mask)
             lam_l = max(lam_l / 1.1, lam_min)
         if callback is not None:
             callback(level, n, k)
     for _ in range(int(polish)):  # finest level: λ halves down to polish_min
         lam_l = max(lam_l / 2, polish_min)
-        x = l0_latent(yl, k, lam_l)
+        x = l0_latent(yl, k, lam_l, mask=mask)
         k = fit_kernel(x, yl, n, gamma=gamma, threshold=threshold, min_piece=min_piece,
-                       grads=salient_gradients(x, n, salient), init=k)
+                       grads=salient_gradients(x, n, salient), init=k, mask=mask)
     return k
+
+
+def _valid_mask(shape, h: int, w: int, dtype, device) -> Tensor:
+    """1 on the h×w photo at the centre of its padded grid (`taper_pad`), 0 on the margin."""
+    mh, mw = (shape[0] - h) // 2, (shape[1] - w) // 2
+    m = torch.zeros(shape, dtype=dtype, device=device)
+    m[mh:mh + h, mw:mw + w] = 1.0
+    return m

@@ -34,8 +34,12 @@ def _difference_otfs(h: int, w: int, dtype, device) -> tuple[Tensor, Tensor]:
 
 
 def l0_latent(y: Tensor, k: Tensor, lam: float, beta_max: float = 1e5, z: Tensor | None = None,
-              mu: float = 0.0) -> Tensor:
-    """argmin ‖k ⊛ x − y‖² + λ‖∇x‖₀ + μ‖x − z‖² by half-quadratic splitting (module docstring)."""
+              mu: float = 0.0, mask: Tensor | None = None) -> Tensor:
+    """argmin ‖k ⊛ x − y‖² + λ‖∇x‖₀ + μ‖x − z‖² by half-quadratic splitting (module docstring).
+
+    ``mask`` (0/1, y's shape): only the pixels where it is 1 are measured (a photo's valid region inside a
+    padded grid), ‖M(k ⊛ x − y)‖²; majorised at every β step by filling the unmeasured pixels with the
+    current prediction, y ← M·y + (1 − M)·(k ⊛ x) (exact at the current x, so the data term never grows)."""
     h, w = y.shape
     K = otf(k.to(y.dtype), h, w)
     Dv, Dh = _difference_otfs(h, w, y.dtype, y.device)
@@ -49,6 +53,11 @@ def l0_latent(y: Tensor, k: Tensor, lam: float, beta_max: float = 1e5, z: Tensor
     x = y.clone()
     beta = 2 * lam
     while beta < beta_max:
+        if mask is not None:  # fill the unmeasured pixels with the current prediction k ⊛ x
+            fill = torch.fft.ifft2(K * torch.fft.fft2(x)).real
+            num0 = K.conj() * torch.fft.fft2(mask * y + (1 - mask) * fill)
+            if z is not None and mu > 0:
+                num0 = num0 + mu * torch.fft.fft2(z)
         gv, gh = gradients(x)
         keep = (gv ** 2 + gh ** 2) >= lam / beta
         gv, gh = gv * keep, gh * keep

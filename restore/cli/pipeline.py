@@ -372,19 +372,24 @@ def resolve_prior(name: str, device: torch.device) -> str:
 def estimate_kernel(plan: Plan, prior, show: bool) -> None:
     """``--kernel auto`` / ``--kernel gauss`` without a std: estimate the kernel from the input
     (`restore.blind.estimate_blur`, on the most textured 512² window of a larger photo), then build the
-    operator; ``plan.spec`` records the estimate."""
-    from ..blind import ESTIMATE_SIDE, estimate_blur, estimate_gaussian_std
+    operator; ``plan.spec`` records the estimate.  An unreliable free-form estimate (`restore.blind.checked_blur`:
+    too noisy or scattered) becomes the delta, with one warning line."""
+    from ..blind import ESTIMATE_SIDE, FALLBACK_WARNING, checked_blur, estimate_gaussian_std
 
     if show:
         click.echo("estimating the blur kernel from the image ...", err=True)
     t = time.perf_counter()
-    y, spec = plan.y[0].to(torch.float64), plan.spec
+    y, spec, problem = plan.y[0].to(torch.float64), plan.spec, None
     if spec["kernel"] == specs.AUTO:
-        est = estimate_blur(y, prior, specs.estimate_size(spec, y.shape), plan.noise, spec["boundary"],
-                            max_side=ESTIMATE_SIDE)
+        est, problem = checked_blur(y, prior, specs.estimate_size(spec, y.shape), plan.noise, spec["boundary"],
+                                    max_side=ESTIMATE_SIDE)
+        if problem is not None:  # never silently worse than the input
+            click.echo("warning: " + FALLBACK_WARNING.format(problem=problem), err=True)
     else:  # --kernel gauss without --kernel-std
         est = estimate_gaussian_std(y, prior, plan.noise, spec["boundary"], spec.get("kernel_size"), ESTIMATE_SIDE)
     plan.spec = specs.with_estimate(spec, est)
+    if problem is not None:
+        plan.spec["kernel_fallback"] = problem
     plan.A = specs.build(plan.spec, plan.x_shape)
     if show:
         click.echo(f"estimated the kernel in {time.perf_counter() - t:.1f} s: {specs.describe(plan.spec)}", err=True)
