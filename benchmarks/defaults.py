@@ -474,12 +474,23 @@ def report() -> str:
     return "\n".join(out)
 
 
+def current(sel, task):
+    """One row per (image, degradation, condition, method): a tool's last run, and of the default only the
+    rows of the settings restore uses now (`chosen`), so an earlier default's rows drop out."""
+    last = {}
+    for r in sel:
+        last[(r["image"], r["deg"], r["cond"], r["method"], r["options"] if r["method"] not in TOOLS[task] else "")] = r
+    m_now, o_now = chosen(task)
+    return [r for r in last.values() if r["method"] in TOOLS[task]
+            or (r["method"] == m_now and json.loads(r["options"] or "{}") == o_now)]
+
+
 def test_by_degradation(rows):
     out = ["Per degradation (mean over test crops and both conditions):", "",
            "| task | degradation | default | best simple tool | Δ |", "|---|---|---:|---:|---:|"]
     for task in TASKS:
         for deg in DEGRADATIONS[task]:
-            sel = [r for r in rows if r["stage"] == "test" and r["task"] == task and r["deg"] == deg]
+            sel = current([r for r in rows if r["stage"] == "test" and r["task"] == task and r["deg"] == deg], task)
             done = {(r["image"], r["cond"]) for r in sel if r["method"] in TOOLS[task]}
             d = [float(r["psnr"]) for r in sel if r["method"] not in TOOLS[task] and (r["image"], r["cond"]) in done]
             if not d:
@@ -502,7 +513,7 @@ def test_report(rows):
            "|---|---|---:|---|---:|---:|---:|---|---|---:|"]
     for task in TASKS:
         for cond in conditions(task):
-            sel = [r for r in rows if r["stage"] == "test" and r["task"] == task and r["cond"] == cond]
+            sel = current([r for r in rows if r["stage"] == "test" and r["task"] == task and r["cond"] == cond], task)
             dflt = [r for r in sel if r["method"] not in TOOLS[task]]
             if not dflt:
                 continue

@@ -104,6 +104,11 @@ class LinearOperator:
             return torch.where(per_image(ok.to(x.dtype), x) > 0, x, x_ls)
         return conjugate_gradient(self.normal, b, None, self.cg_tol, self.cg_max_iter, warn=self.cg_warn)
 
+    def warm_start(self, y: Tensor) -> Tensor:
+        """A fast classical estimate of x from y, where a warm-started solve begins (default 𝒜†y;
+        operators override it where 𝒜†y is a poor picture, e.g. inpainting's holes left at 0)."""
+        return self.pinv(y)
+
     def prox(self, z: Tensor, y: Tensor, sigma, rho) -> Tensor:
         """argmin_x ‖𝒜x − y‖²/(2σ²) + (ρ/2)‖x − z‖² (σ, ρ floats or per-image (B,) tensors)."""
         sigma = per_image(sigma, z)

@@ -78,6 +78,12 @@ class Grayscale(LinearOperator):
         w = self._w(y)
         return y * w / (w * w).sum()
 
+    def warm_start(self, y):
+        """The grey picture x_c = y/Σw on every channel (𝒜x = y exactly), not 𝒜†y = w·y/‖w‖², whose
+        channels are tinted by the weights."""
+        w = self._w(y)
+        return (y / w.sum()).expand(y.shape[0], 3, *y.shape[2:]).contiguous()
+
     @property
     def svd(self):
         return GrayscaleSVD(self)

@@ -93,6 +93,14 @@ class Inpainting(LinearOperator):
     def pinv(self, y):
         return y * self._m(y)
 
+    def warm_start(self, y):
+        """The holes filled smoothly from the known pixels by push–pull (Gortler et al. 1996): average the
+        known pixels down a pyramid (mask-weighted 2×2 means), then fill each level's missing pixels from the
+        bilinearly upsampled coarser level; known pixels keep y.  Like a harmonic (Laplace) fill, at the cost
+        of a few image-sized passes."""
+        m = self._m(y).expand_as(y)
+        return _push_pull(y * m, m)
+
     @property
     def svd(self):
         return MaskSVD(self)
@@ -107,3 +115,23 @@ class Inpainting(LinearOperator):
 
     def __repr__(self):
         return f"Inpainting(mask {tuple(self.mask.shape)}, {float(self.mask.mean()):.0%} measured)"
+
+
+def _push_pull(v: Tensor, m: Tensor) -> Tensor:
+    """Fill where m = 0 from the mask-weighted pyramid of v (known values where m = 1 are returned as is)."""
+    import torch.nn.functional as F
+
+    h, w = v.shape[-2:]
+    if min(h, w) < 2 or bool((m > 0).all()):
+        if bool((m > 0).any()) or min(h, w) >= 2:
+            mean = (v * m).flatten(2).sum(-1) / m.flatten(2).sum(-1).clamp_min(1e-12)
+            return torch.where(m > 0, v, mean[..., None, None].expand_as(v))
+        return v
+    ph, pw = h % 2, w % 2  # pad to even sides by repeating the last row/column (with its mask)
+    vp = F.pad(v, (0, pw, 0, ph), mode="replicate") if ph or pw else v
+    mp = F.pad(m, (0, pw, 0, ph), mode="replicate") if ph or pw else m
+    num, den = F.avg_pool2d(vp * mp, 2), F.avg_pool2d(mp, 2)
+    coarse_m = (den > 0).to(v.dtype)
+    coarse = _push_pull(num / den.clamp_min(1e-12), coarse_m)
+    up = F.interpolate(coarse, size=vp.shape[-2:], mode="bilinear", align_corners=False)[..., :h, :w]
+    return torch.where(m > 0, v, up)

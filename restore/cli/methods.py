@@ -6,9 +6,9 @@ Per-task defaults (first one present in the registry wins):
 |----------|-----------|---:|-----|
 | deblur   | daps      | 20 | best of the ≤ 25-evaluation grid on valid-convolution blurs (reflect boundary): its data step is gradient descent, no CG in the loop |
 | sr       | daps      | 25 | best of the grid (one 25-level chain tied with 8 × 3 and 6 × 4 averages) |
-| inpaint  | diffpir   | 20 | λ = 1, ζ = 1: the prox fills a box coherently where DDRM left a grey smudge |
+| inpaint  | diffpir   | 20 | λ = 1, ζ = 1, warm start 0.1 from the push–pull fill: beats Navier–Stokes (RESULTS.md) |
 | denoise  | daps      | 20 | ahead of DDRM η = 0 (which starts at the noise level) by several dB at σ = 0.01–0.025 |
-| colorize | ddnm      | 20 | grayscale has an exact SVD; the null-space update keeps the measured luminance exactly |
+| colorize | ddnm      | 20 | exact SVD, the measured luminance kept exactly; warm start 0.05 from the grey picture |
 
 Chosen by benchmarks/defaults.py on training crops under real conditions (8-bit clean and noisy inputs,
 non-periodic blurs, Levin kernels) within 25 network evaluations (issues 14, 19); the settings are in
@@ -77,16 +77,17 @@ def deconv(y, A, prior, sigma_y: float):
                         for b in range(y.shape[0])])
 
 
-def default_steps(method: str, A=None):
-    """The method's default number of steps for operator ``A`` (tuned per task), None without steps (pinv)."""
-    return guidance().defaults(method, A).get("steps")
+def default_steps(method: str, A=None, task: str | None = None):
+    """The method's default number of steps for operator ``A`` or ``task`` (tuned per task), None without
+    steps (pinv)."""
+    return guidance().defaults(method, A, task).get("steps")
 
 
-def default_samples(method: str, A=None) -> int:
+def default_samples(method: str, A=None, task: str | None = None) -> int:
     """How many chains the CLI's point estimate (no --samples: `restore.solve`) averages: the method's
     tuned ``average`` for operator ``A`` (e.g. several DDRM chains for SR, where their mean beats one
     in PSNR), else 1."""
-    return int(guidance().defaults(method, A).get("average", 1))
+    return int(guidance().defaults(method, A, task).get("average", 1))
 
 
 def summary(name: str, m) -> dict:

@@ -32,8 +32,9 @@ from .progress import Progress, mode
 SIDECAR_FORMAT = "restore-measurement"
 MIN_AUTO_NOISE = 1e-3
 DEFAULT_NOISE = 0.01
-#: tasks whose --noise defaults to the estimate
-AUTO_NOISE_TASKS = ("deblur", "denoise")
+#: tasks whose --noise defaults to the estimate (sr keeps 0.01: the estimate made no difference there,
+#: benchmarks/tuning/TUNING.md "≤ 25 evaluations"; inpaint and colorize gained up to 0.2 dB from it)
+AUTO_NOISE_TASKS = ("deblur", "denoise", "inpaint", "colorize")
 
 
 @dataclass
@@ -61,9 +62,9 @@ class Options:
 
 # ----------------------------------------------------------------------------- small helpers
 def parse_noise(value, task: str) -> float | str:
-    """'auto' or a float σ_y ≥ 0 on the [0, 1] scale.  Default: 'auto' (estimated from the input) for deblur
-    and denoise, whose inputs the estimator reads within ~6–15 % (benchmarks/NOISE.md); 0.01 for sr,
-    inpaint and colorize, whose sharp, textured inputs it over-estimates at low noise."""
+    """'auto' or a float σ_y ≥ 0 on the [0, 1] scale.  Default: 'auto' (estimated from the input) for deblur,
+    denoise, inpaint and colorize (benchmarks/NOISE.md; on inpainting and colorization it was never more than
+    0.03 dB worse than 0.01 and up to 0.23 dB better, TUNING.md); 0.01 for sr, where it made no difference."""
     if value is None:
         return "auto" if task in AUTO_NOISE_TASKS else DEFAULT_NOISE
     if str(value).strip().lower() == "auto":
@@ -316,9 +317,11 @@ def prepare(task: str, image: str, spec: dict | None, opt: Options, show: bool) 
     if method == M.DECONV:
         steps, samples = None, 1
     else:
+        tuned_for = task if A is None else None  # the kernel is still to be estimated: the task's defaults
         steps = opt.steps if opt.steps is not None else (
-            M.guidance().sampling_defaults(method).get("steps") if posterior else M.default_steps(method, A))
-        samples = opt.samples if posterior else M.default_samples(method, A)  # chains the solver runs
+            M.guidance().sampling_defaults(method).get("steps") if posterior else
+            M.default_steps(method, A, tuned_for))
+        samples = opt.samples if posterior else M.default_samples(method, A, tuned_for)  # chains the solver runs
     if steps is not None and steps < 1:
         raise ValueError(f"--steps must be at least 1, got {steps}")
     if samples < 1:

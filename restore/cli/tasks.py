@@ -47,7 +47,7 @@ def common_options(task: str):
         opts = [
             click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
                          help="Output image (.png, .tif, .jpg).  [default: IMAGE_restored.<ext> beside the input]"),
-            noise_option("auto" if task == "denoise" else "0.01"),
+            noise_option("0.01" if task == "sr" else "auto"),
             click.option("--method", default=None, metavar="NAME",
                          help=f"Guidance method (see 'restore methods').  [default: {default_m}]"),
             click.option("--steps", type=int, default=None, metavar="N",

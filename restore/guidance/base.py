@@ -150,10 +150,11 @@ class Problem:
 
     def initial(self, sigma: float) -> Tensor:
         """x at the first grid level σ: c + √(σ² + s²) z, the VP start N(0, I) in [0, 1] VE units
-        (`restore.sampling`); with a warm ``start``, 𝒜†y + σ z (the pseudo-inverse diffused to σ,
-        Chung et al. 2022, "Come-closer-diffuse-faster")."""
-        if self.start is not None:  # 𝒜†y once per image (rows k·B + b repeat it K times)
-            return self.A0.pinv(self.y[: self.B]).repeat(self.K, 1, 1, 1) + sigma * self.noise.randn()
+        (`restore.sampling`); with a warm ``start``, x₀ + σ z with x₀ = ``A.warm_start(y)`` (𝒜†y unless
+        the operator has a better classical estimate, e.g. a smooth fill of inpainting's holes) diffused
+        to σ (Chung et al. 2022, "Come-closer-diffuse-faster")."""
+        if self.start is not None:  # x₀ once per image (rows k·B + b repeat it K times)
+            return self.A0.warm_start(self.y[: self.B]).repeat(self.K, 1, 1, 1) + sigma * self.noise.randn()
         scale = math.sqrt(sigma**2 + self.schedule.init_scale**2)
         return self.schedule.init_center + scale * self.noise.randn()
 
