@@ -40,7 +40,9 @@ def test_average_is_the_mean_of_that_many_samples(method):
     A = O.Inpainting(_mask())
     prior, _, y = _gaussian_problem(A)
     y = torch.cat([y, y.flip(-1)])  # B = 2
-    kw = dict(method=method, sigma_y=0.05, seed=5, **{**restore.guidance.sampling_defaults(method), "steps": 6})
+    # start=None: a cold start for both (the tuned inpainting defaults of solve warm-start DiffPIR)
+    kw = dict(method=method, sigma_y=0.05, seed=5, **{**restore.guidance.sampling_defaults(method), "steps": 6,
+                                                      "start": None})
     avg = restore.solve(y, A, prior, average=3, **kw)
     draws = restore.sample_posterior(y, A, prior, samples=3, **kw)  # the same streams: rows m·B + b
     assert avg.shape == (2, 1, 8, 8) and draws.shape == (6, 1, 8, 8)
