@@ -20,7 +20,7 @@ from operators.kernel_fit import gradients, otf
 
 from .taper import crop, taper_pad
 
-__all__ = ["gradient_wiener", "denoised_deconvolution", "ALPHA", "SIGMA_E"]
+__all__ = ["gradient_wiener", "denoised_deconvolution", "noise_gain", "ALPHA", "SIGMA_E"]
 
 #: α and σ_e of the module docstring, chosen on Levin image 1 (kernels 1, 4, 6: α ∈ {1e-3, 3e-3, 1e-2},
 #: σ_e ∈ {0, 0.01, 0.03}); σ_e is raised to 3σ_y for noisy inputs
@@ -42,11 +42,23 @@ def gradient_wiener(y: Tensor, k: Tensor, alpha: float = ALPHA, boundary: str = 
     return crop(x, m, h, w) if m else x
 
 
+def noise_gain(k: Tensor, h: int, w: int, alpha: float = ALPHA) -> float:
+    """g = rms of the filter K̄/(|K|² + αΣ|D|²) over an h×w grid: white noise of std σ_y leaves the
+    gradient-regularised deconvolution with std g·σ_y (exactly, for the circular model)."""
+    K = otf(k.to(torch.float64), h, w)
+    e = torch.zeros(h, w, dtype=torch.float64)
+    e[0, 0] = 1.0
+    reg = sum(torch.fft.fft2(d).abs() ** 2 for d in gradients(e))
+    return float(((K.abs() / (K.abs() ** 2 + alpha * reg)) ** 2).mean().sqrt())
+
+
 def denoised_deconvolution(y: Tensor, k: Tensor, prior, sigma_y: float = 0.0, alpha: float = ALPHA,
                            sigma_e: float = SIGMA_E, boundary: str = "reflect") -> Tensor:
-    """x̂ = D(x_α, max(σ_e, 3σ_y)) for one image y (C, H, W) in [0, 1]; returns (C, H, W) in y's dtype."""
+    """x̂ = D(x_α, max(σ_e, 3σ_y, g·σ_y)) for one image y (C, H, W) in [0, 1], g = `noise_gain` (the
+    noise the deconvolution leaves is g·σ_y: the denoiser is asked to remove at least that); returns
+    (C, H, W) in y's dtype."""
     xa = torch.stack([gradient_wiener(c.to(torch.float64), k, alpha, boundary) for c in y])
-    s = max(float(sigma_e), 3.0 * float(sigma_y))
+    s = max(float(sigma_e), 3.0 * float(sigma_y), noise_gain(k, *y.shape[-2:], alpha) * float(sigma_y))
     denoise = prior.denoise if hasattr(prior, "denoise") else prior
     with torch.no_grad():
         x = denoise(xa.clamp(-0.25, 1.25)[None].to(y.dtype), s)[0]
