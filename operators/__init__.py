@@ -13,7 +13,7 @@ from .identity import Identity, IdentitySVD
 from .inpainting import Inpainting, MaskSVD
 from .kernels import as_kernel, gaussian_kernel, load_kernel, motion_kernel, normalize_kernel, uniform_kernel
 from .masks import box_mask, freeform_mask, mask_from_file, random_mask
-from .noise import GaussianNoise, PoissonNoise, measure
+from .noise import GaussianNoise, PoissonNoise, measure, measured_entries
 from .random import derive_seed, generator, rand, randn
 from .spec import SPEC_KINDS, from_spec, register_spec, to_spec
 from .svd import SVD, default_rtol
@@ -21,7 +21,7 @@ from .svd import SVD, default_rtol
 __all__ = [
     "LinearOperator", "SVD", "Compose", "Identity", "Blur", "GaussianBlur", "UniformBlur", "MotionBlur",
     "Downsample", "Inpainting", "Grayscale", "GaussianNoise", "PoissonNoise", "measure",
-    "to_spec", "from_spec", "register_spec", "SPEC_KINDS",
+    "measured_entries", "to_spec", "from_spec", "register_spec", "SPEC_KINDS",
     "FourierSVD", "BoxSVD", "StridedSVD", "BicubicSVD", "MaskSVD", "GrayscaleSVD", "IdentitySVD",
     "BOUNDARIES", "FILTERS", "BT601",
     "as_kernel", "load_kernel", "normalize_kernel", "gaussian_kernel", "uniform_kernel", "motion_kernel",

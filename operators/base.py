@@ -22,6 +22,7 @@ factor left (after dropping identities) behaves exactly like that factor.
 """
 from __future__ import annotations
 
+import copy
 from typing import Callable, Optional
 
 import torch
@@ -108,6 +109,15 @@ class LinearOperator:
         """A fast classical estimate of x from y, where a warm-started solve begins (default 𝒜†y;
         operators override it where 𝒜†y is a poor picture, e.g. inpainting's holes left at 0)."""
         return self.pinv(y)
+
+    def with_cg(self, max_iter: int, warn: Optional[bool] = None) -> "LinearOperator":
+        """The same 𝒜 whose CG solves (prox, pseudo-inverse) stop after at most ``max_iter`` iterations
+        (and warn at the cap or not); a shallow copy, so ``self`` keeps its own settings."""
+        other = copy.copy(self)
+        other.cg_max_iter = int(max_iter)
+        if warn is not None:
+            other.cg_warn = bool(warn)
+        return other
 
     def prox(self, z: Tensor, y: Tensor, sigma, rho) -> Tensor:
         """argmin_x ‖𝒜x − y‖²/(2σ²) + (ρ/2)‖x − z‖² (σ, ρ floats or per-image (B,) tensors)."""
@@ -208,6 +218,11 @@ class Compose(LinearOperator):
     @property
     def svd(self):
         return self.factors[0].svd if len(self.factors) == 1 else None
+
+    def with_cg(self, max_iter: int, warn: Optional[bool] = None) -> "LinearOperator":
+        other = super().with_cg(max_iter, warn)
+        other.factors = tuple(f.with_cg(max_iter, warn) for f in self.factors)
+        return other
 
     def pinv(self, y):
         if len(self.factors) == 1:

@@ -111,15 +111,21 @@ class PoissonNoise:
         return f"PoissonNoise(gain={self.gain})"
 
 
+def measured_entries(A, x_shape, dtype=torch.float32, device=None) -> Tensor:
+    """1 where 𝒜 measures an entry of y and 0 on its zero rows (e.g. inpainting's holes):
+
+        m = 1[𝒜r ≠ 0],   r ~ U(½, 3/2) i.i.d. (a fixed probe: a row of 𝒜 is zero iff (𝒜r)ᵢ = 0, a.s.;
+                          unlike 𝒜1 it is not fooled by rows that sum to zero)"""
+    probe = 0.5 + torch.rand(tuple(x_shape), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    return (A(probe.to(device=device, dtype=dtype)) != 0).to(dtype)
+
+
 def measure(x: Tensor, A, sigma_y=0.0, seed: Seed = None, t: float = 1.0) -> Tensor:
     """The measurement of x through 𝒜:  y = 𝒜x + σ_y W_t  (`GaussianNoise.path`; t = 1 is the usual
-    y = 𝒜x + σ_y z), with the entries 𝒜 never measures — its zero rows, e.g. inpainting's holes — kept at 0:
-
-        y ← y ⊙ 1[𝒜r ≠ 0],   r ~ U(½, 3/2) i.i.d. (a fixed probe: a row of 𝒜 is zero iff (𝒜r)ᵢ = 0, a.s.)
+    y = 𝒜x + σ_y z), with the entries 𝒜 never measures (`measured_entries`) kept at 0:  y ← y ⊙ m.
 
     The one place where a sharp image becomes a measurement (``restore simulate``, the benchmark)."""
     ax = A(x)
     y = GaussianNoise(sigma_y).path(ax, t, seed)
-    probe = 0.5 + torch.rand(x.shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    measured = A(probe.to(device=x.device, dtype=x.dtype)) != 0
-    return y if bool(measured.all()) else y * measured.to(y.dtype)
+    m = measured_entries(A, x.shape, x.dtype, x.device)
+    return y if bool(m.all()) else y * m.to(y.dtype)

@@ -108,3 +108,41 @@ def test_poisson_noise():
     assert torch.equal(p(-ax, seed=1), torch.zeros_like(ax))
     with pytest.raises(ValueError):
         O.PoissonNoise(0.0)
+
+
+class _Differences(O.LinearOperator):
+    """(𝒜x)ᵢ = x_{i+1} − x_i on the last axis, and a zero last entry: rows that sum to zero, one zero row."""
+
+    def forward(self, x):
+        d = torch.zeros_like(x)
+        d[..., :-1] = x[..., 1:] - x[..., :-1]
+        return d
+
+    def adjoint(self, y):
+        x = torch.zeros_like(y)
+        x[..., 1:] += y[..., :-1]
+        x[..., :-1] -= y[..., :-1]
+        return x
+
+
+def test_measured_entries_finds_zero_rows_not_zero_sums():
+    mask = torch.ones(1, 1, 6, 6)
+    mask[..., 2:4, 1:5] = 0
+    assert torch.equal(O.measured_entries(O.Inpainting(mask), (2, 3, 6, 6)), mask.expand(2, 3, 6, 6))
+    m = O.measured_entries(_Differences(), (1, 1, 4, 5), torch.float64)
+    assert torch.equal(m[..., :-1], torch.ones(1, 1, 4, 4, dtype=torch.float64))  # 𝒜1 = 0 there, yet measured
+    assert not m[..., -1].any()
+    y = O.measure(torch.rand(1, 1, 4, 5), _Differences(), 0.1, seed=3)
+    assert not y[..., -1].any() and y[..., :-1].abs().min() > 0
+
+
+def test_with_cg_caps_a_copy_and_leaves_the_operator_alone():
+    A = O.Compose(O.GaussianBlur(1.0, boundary="reflect"), O.Downsample(2))
+    capped = A.with_cg(3, warn=False)
+    assert A.cg_max_iter == 200 and all(f.cg_max_iter == 200 and f.cg_warn for f in A.factors)
+    assert capped.cg_max_iter == 3 and all(f.cg_max_iter == 3 and not f.cg_warn for f in capped.factors)
+    x, z = torch.rand(1, 1, 16, 16, dtype=torch.float64), torch.rand(1, 1, 16, 16, dtype=torch.float64)
+    y = A(x)
+    exact, few = A.prox(z, y, 0.1, 1.0), capped.prox(z, y, 0.1, 1.0)
+    assert torch.allclose(A.normal(exact) * 100 + exact, A.adjoint(y) * 100 + z, atol=1e-6)
+    assert not torch.allclose(few, exact, atol=1e-6)

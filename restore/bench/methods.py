@@ -24,6 +24,8 @@ Network evaluations are counted by wrapping the prior in `CountingPrior` (one co
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 
@@ -117,7 +119,12 @@ def effective_steps(method: str, steps, task: str | None = None) -> int:
 
 def task_kind(task: str) -> str | None:
     """The tuned-defaults task of a benchmark task: its operator's own ``task`` attribute
-    (`restore.guidance.tuned.task_of`), asked of the operator the task builds."""
+    (`restore.guidance.tuned.task_of`), asked of the operator the task builds (once per task name)."""
+    return _task_kind(task)
+
+
+@functools.lru_cache(maxsize=None)
+def _task_kind(task: str) -> str | None:
     from .tasks import task_spec
     return getattr(ops.from_spec(task_spec(task, 128, 0), (1, 1, 128, 128)), "task", None)
 

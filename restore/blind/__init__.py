@@ -142,7 +142,8 @@ def check_blind_input(y: Tensor, kernel_size) -> int:
 def one_thread():
     """Run the kernel estimate on one intra-op thread: its thousands of small FFTs (≤ 512²) gain nothing
     from a second thread, and on a busy machine each multi-threaded call waits for a free core (measured:
-    a 64² estimate took 1.7 s on one thread, 83 s on two threads beside other jobs)."""
+    a 64² estimate took 1.7 s on one thread, 83 s on two threads beside other jobs).  The thread count is
+    torch's process-wide setting: not for estimates running concurrently in threads of one process."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

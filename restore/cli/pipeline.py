@@ -361,7 +361,7 @@ def prepare(task: str, image: str, spec: dict | None, opt: Options, show: bool) 
 def plan_measured(A, x_shape, y) -> torch.Tensor | None:
     """Where y is measured (inpainting: the mask; None: everywhere), to keep holes out of the noise estimate."""
     if isinstance(A, ops.Inpainting):
-        return (A(torch.ones(1, *x_shape[1:], dtype=y.dtype)) != 0).to(y.dtype)
+        return ops.measured_entries(A, (1, *x_shape[1:]), y.dtype)
     return None
 
 

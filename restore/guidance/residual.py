@@ -31,6 +31,7 @@ import math
 
 import torch
 
+import operators as ops
 from operators.random import randn
 
 from .base import QUANTIZATION_SIGMA
@@ -57,14 +58,8 @@ FIT_CG_ITER = 200
 
 
 def _refit_rms(y, A, x, sigma: float, measured) -> float:
-    cap = getattr(A, "cg_max_iter", None)
-    if cap is not None:
-        A.cg_max_iter = max(cap, FIT_CG_ITER)
-    try:
-        xt = A.prox(x, y, sigma, FIT_LAMBDA / sigma**2)
-    finally:
-        if cap is not None:
-            A.cg_max_iter = cap
+    A = A.with_cg(max(getattr(A, "cg_max_iter", FIT_CG_ITER), FIT_CG_ITER)) if hasattr(A, "with_cg") else A
+    xt = A.prox(x, y, sigma, FIT_LAMBDA / sigma**2)
     r = (y - A(xt)) * measured
     return math.sqrt(float(r.pow(2).sum()) / max(int(measured.sum()), 1)), xt
 
@@ -74,7 +69,7 @@ def residual_ratio(y: torch.Tensor, A, x: torch.Tensor, sigma_y: float) -> dict:
     with torch.no_grad():
         x = x.to(y.dtype)
         s = max(float(sigma_y), QUANTIZATION_SIGMA)
-        measured = (A(torch.ones_like(x)) != 0).to(y.dtype)
+        measured = ops.measured_entries(A, x.shape, y.dtype, y.device)
         b = interior_border(A, y.shape)
         if b:
             measured[..., :b, :] = 0
