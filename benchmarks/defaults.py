@@ -166,7 +166,8 @@ FAMILIES = {  # pruned to what fits the session (2 busy CPU cores): see TUNING.m
     "sr": [("ddrm", {"eta": 1.0}), ("diffpir", {"lam": 1.0, "zeta": 1.0}), ("daps", DAPS)],
     "inpaint": [("ddrm", {"eta": 1.0}), ("diffpir", {"lam": 7.0, "zeta": 1.0}), ("diffpir", {"lam": 1.0, "zeta": 1.0}),
                 ("pigdm", {"eta": 1.0}), ("daps", DAPS)],
-    "denoise": [("ddrm", {"eta": 0.0}), ("diffpir", {"lam": 7.0, "zeta": 0.0}), ("ddnm", {"eta": 0.85}), ("daps", DAPS)],
+    "denoise": [("ddrm", {"eta": 0.0}), ("diffpir", {"lam": 7.0, "zeta": 0.0}), ("ddnm", {"eta": 0.85}), ("daps", DAPS),
+                ("tweedie", {})],
     "colorize": [("ddnm", {"eta": 0.85}), ("ddrm", {"eta": 0.85}), ("diffpir", {"lam": 1.0, "zeta": 1.0}),
                  ("daps", DAPS)],
 }
@@ -179,6 +180,8 @@ def per_step(method):
 def budgets(task, method, stage):
     """(steps, average) pairs: stage A's representative and the others of stage B (≤ 25 evaluations)."""
     k = per_step(method)
+    if method == "tweedie":  # one denoiser call, no steps
+        return [(None, 1)] if stage == "A" else []
     if task == "sr":
         pairs = [(25, 1), (6, 4)] if stage == "A" else [(12, 2), (8, 3), (5, 5), (3, 8)]
     else:
@@ -187,7 +190,7 @@ def budgets(task, method, stage):
 
 
 def nfe(method, opts):
-    return opts.get("steps", 1) * opts.get("average", 1) * per_step(method)
+    return (opts.get("steps") or 1) * opts.get("average", 1) * per_step(method)
 
 
 def key_options(opts):
@@ -197,7 +200,7 @@ def key_options(opts):
 def run_method(y, A, prior, method, opts, sigma):
     from restore.guidance.registry import REGISTRY
     full = {**REGISTRY[method].defaults, "average": 1, **opts}  # explicit: no tuned leftovers
-    steps = full.pop("steps")
+    steps = full.pop("steps", None)
     return restore.solve(y, A, prior, method=method, sigma_y=sigma, steps=steps, seed=0, **full)
 
 
@@ -365,7 +368,8 @@ def main(argv=None):
             for img in train[:args.images]:
                 for method, knobs in FAMILIES[task]:
                     for s, a in budgets(task, method, "A"):
-                        job(task, img, method, {**knobs, "steps": s, **({"average": a} if a > 1 else {})}, "A")
+                        job(task, img, method, {**knobs, **({"steps": s} if s else {}),
+                                                **({"average": a} if a > 1 else {})}, "A")
         elif args.stage == "today":
             for img in train[:args.images]:
                 m, o = TODAY[task]

@@ -40,7 +40,9 @@ def files(tmp_path_factory):
 def cli(files, *args, prior=True):
     args = [str(a) for a in args]
     if prior and args and args[0] in ("deblur", "sr", "inpaint", "denoise", "colorize"):
-        args += ["--prior", str(files / "tiny"), "--steps", "2"]
+        args += ["--prior", str(files / "tiny")]
+        if args[0] != "denoise" or "--method" in args:  # denoise's default (tweedie) has no steps
+            args += ["--steps", "2"]
     if args and args[0] == "deblur" and not {"--kernel", "--kernel-std", "--from-json", "--method"} & set(args):
         args += ["--kernel", "gauss", "--kernel-std", "3"]  # a known kernel (the blind default has its own tests)
     return CliRunner().invoke(main, args, catch_exceptions=False)
@@ -88,8 +90,9 @@ def test_tasks_json(files, task, extra, shape):
     assert read(out).shape == shape
     for key in ("input", "output", "method", "seed", "steps", "seconds", "psnr", "ssim", "operator", "noise"):
         assert key in d
-    assert d["output"] == str(out) and d["steps"] == 2 and d["seed"] == 0 and d["psnr"] is None
-    assert d["method"] == {"deblur": "daps", "sr": "daps", "inpaint": "diffpir", "denoise": "daps",
+    assert d["output"] == str(out) and d["steps"] == (None if task == "denoise" else 2)
+    assert d["seed"] == 0 and d["psnr"] is None
+    assert d["method"] == {"deblur": "daps", "sr": "daps", "inpaint": "diffpir", "denoise": "tweedie",
                            "colorize": "ddnm"}[task]
     if task == "denoise":
         assert d["noise_estimated"] is True and d["noise"] > 0
@@ -126,8 +129,8 @@ def test_same_seed_same_output(files, tmp_path):
     outs = []
     for i, seed in enumerate((5, 5, 6)):
         outs.append(tmp_path / f"s{i}.png")
-        assert cli(files, "denoise", files / "rgb.png", "--noise", "0.05", "--seed", seed, "-o", outs[-1],
-                   "-q").exit_code == 0
+        assert cli(files, "denoise", files / "rgb.png", "--method", "daps", "--noise", "0.05", "--seed", seed,
+                   "-o", outs[-1], "-q").exit_code == 0
     a, b, c = (o.read_bytes() for o in outs)
     assert a == b and a != c
 
@@ -242,6 +245,24 @@ def test_sr_default_is_the_point_estimate_and_samples_are_posterior_samples(file
     r = cli(files, "sr", files / "small.png", "--factor", "4", "--uncertainty", tmp_path / "u.png",
             "-o", tmp_path / "nu.png")
     assert_bad(r, "--samples")
+
+
+def test_denoise_default_is_the_posterior_mean_and_samples_fall_back_to_a_sampler(files, tmp_path):
+    """`restore denoise` writes D(y, σ_y) (tweedie, one network call, no steps); --steps with it is one
+    clear error; --samples K picks the first sampling method of the task (daps) instead of refusing."""
+    from restore.io import read_image
+    from restore.models.registry import load_prior
+    out = tmp_path / "d.png"
+    d = ok_json(cli(files, "denoise", files / "rgb.png", "--noise", "0.05", "-o", out, "--json"))
+    assert d["method"] == "tweedie" and d["steps"] is None
+    y, _ = read_image(files / "rgb.png")
+    y = y.reshape(1, *y.shape[-3:]).float()
+    want = load_prior(str(files / "tiny"), device="cpu").denoise(y, 0.05).clamp(0, 1)
+    assert np.abs(read(out)[..., ::-1].astype(float) - (want[0].permute(1, 2, 0).numpy() * 255)).max() <= 1
+    assert_bad(cli(files, "denoise", files / "rgb.png", "--steps", "3", "-o", tmp_path / "e.png"), "--steps")
+    s = ok_json(cli(files, "denoise", files / "rgb.png", "--samples", "2", "--steps", "2", "-o", tmp_path / "s.png",
+                    "--json"))
+    assert s["method"] == "daps" and s["samples"] == 2
 
 
 def test_prior_auto_is_named_in_the_report(files, tmp_path, monkeypatch):

@@ -105,7 +105,7 @@ def test_training_step_and_cli_on_cuda(tmp_path):
     hist = json.loads((tmp_path / "run" / "history.json").read_text())
     assert hist[-1]["step"] == 3 and np.isfinite(hist[-1]["loss"])
     write_tiny_prior(tmp_path / "tiny")
-    r = CliRunner().invoke(main, ["denoise", str(d / "im0.png"), "--prior", str(tmp_path / "tiny"), "--steps", "2",
+    r = CliRunner().invoke(main, ["denoise", str(d / "im0.png"), "--prior", str(tmp_path / "tiny"),
                                   "--device", "cuda", "-o", str(tmp_path / "o.png"), "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["device"].startswith("cuda")

@@ -159,3 +159,24 @@ def test_samples_api_meets_the_closed_form_criteria(name):
     good = [m for m, st in results.items() if st["err_debiased"] < 0.1 and 0.5 < st["var"] < 2]
     assert good, {m: (round(st["err_debiased"], 3), round(st["var"], 2)) for m, st in results.items()}
     assert max(deb.values()) < 0.5, deb
+
+
+def test_tweedie_is_the_closed_form_posterior_mean_of_denoising():
+    """y = x + σ_y z under x ~ N(μ, vI): tweedie returns m_post = μ + v/(v + σ_y²) (y − μ), per image's σ_y."""
+    c, h, w = 1, 8, 8
+    mu = torch.full((c, h, w), 0.4, dtype=torch.float64)
+    prior = GaussianPrior(mu, V)
+    A = O.Identity()
+    x = prior.sample(2, seed=1)
+    sig = torch.tensor([0.05, 0.2], dtype=torch.float64)
+    y = x + sig.view(-1, 1, 1, 1) * O.randn(x.shape, 2, dtype=torch.float64)
+    out = restore.solve(y, A, prior, method="tweedie", sigma_y=sig, clamp=False)
+    for b in range(2):
+        m_post, _ = gaussian_posterior(A, mu, V, y[b:b + 1], float(sig[b]))
+        torch.testing.assert_close(out[b].reshape(-1), m_post.reshape(-1))
+    torch.testing.assert_close(restore.solve(y[1:], A, prior, method="tweedie", sigma_y=sig[1:], clamp=False), out[1:])
+    torch.testing.assert_close(restore.solve(y, A, prior, method="tweedie", sigma_y=0.0, clamp=False), y)
+    with pytest.raises(ValueError, match="denoising only"):
+        restore.solve(y, O.GaussianBlur(3, 1.0), prior, method="tweedie", sigma_y=0.05)
+    with pytest.raises(ValueError, match="no posterior samples"):
+        restore.sample_posterior(y, A, prior, method="tweedie", sigma_y=0.05, samples=2)

@@ -305,16 +305,17 @@ def prepare(task: str, image: str, spec: dict | None, opt: Options, show: bool) 
     if spec["op"] == "inpaint":
         y = A(y)  # the known pixels of the input are the measurement
 
-    method = M.check_method(opt.method, task) if opt.method else M.default_method(task, spec=spec)
     # --samples K: K posterior samples at the sampling settings (restore.sample_posterior), output = their
     # mean, std = the uncertainty map; without it: the point estimate (restore.solve, tuned, may average)
     posterior = opt.samples is not None
-    if posterior and method in ("pinv", "wiener", M.DECONV):
+    method = M.check_method(opt.method, task) if opt.method else M.default_method(task, spec=spec,
+                                                                                   sampling=posterior)
+    if posterior and not M.samples(method):
         raise ValueError(f"--samples draws posterior samples; {method} is a deterministic estimate without them"
-                         + (" (pass --method diffpir, for instance)" if method == M.DECONV else ""))
-    if method == M.DECONV and opt.steps is not None:
-        raise ValueError(f"--steps: {method} is one deconvolution and one denoiser call, it has no steps")
-    if method == M.DECONV:
+                         " (pass --method daps, for instance)")
+    if opt.steps is not None and not M.samples(method):
+        raise ValueError(f"--steps: {method} is a deterministic estimate, it has no steps")
+    if not M.samples(method):
         steps, samples = None, 1
     else:
         tuned_for = task if A is None else None  # the kernel is still to be estimated: the task's defaults

@@ -96,7 +96,7 @@ from __future__ import annotations
 import torch
 
 # one line per method module: importing it registers it (restore.guidance.registry)
-from . import baselines, daps, ddnm, ddrm, diffpir, dps, pigdm, projection  # noqa: F401
+from . import baselines, daps, ddnm, ddrm, diffpir, dps, pigdm, projection, tweedie  # noqa: F401
 from . import posterior, tuned
 from .base import Problem, chain_groups, image_seeds
 from .chains import run_chains

@@ -160,8 +160,11 @@ class Problem:
 
     # -- denoiser -------------------------------------------------------------------------------------
     def denoise(self, x: Tensor, sigma) -> Tensor:
-        """D(x, σ) for the whole batch (σ a float), without a graph."""
-        sb = torch.full((x.shape[0],), float(sigma), device=x.device, dtype=x.dtype)
+        """D(x, σ) for the whole batch (σ a float, or a tensor of one σ per row), without a graph."""
+        if torch.is_tensor(sigma) and sigma.numel() > 1:
+            sb = sigma.reshape(-1).to(device=x.device, dtype=x.dtype)
+        else:
+            sb = torch.full((x.shape[0],), float(sigma), device=x.device, dtype=x.dtype)
         with torch.no_grad():
             return self._denoise(x, sb)
 
