@@ -327,3 +327,23 @@ def test_deblur_warns_when_the_kernel_does_not_explain_the_input(files, tmp_path
     assert wrong["residual"]["ratio"] > 1.5
     warn = [line for line in r.stderr.splitlines() if line.startswith("warning:")]
     assert len(warn) == 1 and "does not explain the input" in warn[0]
+
+
+def test_tiled_deblur_is_checked_on_a_window(files, tmp_path, monkeypatch):
+    """A tiled run is checked on its most textured window (here 40² of 48×64): the wrong kernel is
+    still flagged, the right one passes."""
+    from restore.cli import pipeline
+    monkeypatch.setattr(pipeline, "FIT_WINDOW", 40)
+    rng = np.random.default_rng(5)
+    sharp = np.kron(rng.random((12, 16, 3)) > 0.5, np.ones((4, 4, 1))).astype(np.uint8) * 200 + 20
+    cv2.imwrite(str(tmp_path / "sharp.png"), sharp)
+    ok_json(cli(files, "simulate", tmp_path / "sharp.png", "--task", "deblur", "--kernel", "motion", "--kernel-size",
+                "11", "--noise", "0.01", "--seed", "2", "-o", tmp_path / "m.png", "--json"))
+    right = ok_json(cli(files, "deblur", tmp_path / "m.png", "--from-json", "--tile", "32", "-o", tmp_path / "r.png",
+                        "--json"))
+    assert right["tiles"] > 1 and right["residual"]["ratio"] < 1.5
+    r = cli(files, "deblur", tmp_path / "m.png", "--kernel", "gauss", "--kernel-std", "3", "--kernel-size", "11",
+            "--noise", "0.01", "--tile", "32", "-o", tmp_path / "w.png", "--json")
+    wrong = ok_json(r)
+    assert wrong["tiles"] > 1 and wrong["residual"]["ratio"] > 1.5
+    assert sum(line.startswith("warning:") for line in r.stderr.splitlines()) == 1

@@ -494,13 +494,42 @@ def encode_kernel(path: str, k: torch.Tensor) -> bytes:
 WARN_FIT_TASKS = ("deblur",)
 
 
+#: side of the window a tiled deblur's fit is checked on (the most textured one: `restore.blind.salient_window`)
+FIT_WINDOW = 512
+
+
 def check_fit(plan: Plan, x: torch.Tensor) -> dict | None:
     """Does the assumed operator and noise level explain the input (`restore.guidance.residual`)?
-    None for tiled runs (the check would need the whole image in memory)."""
-    if plan.tiles:
-        return None
+    A tiled blur is checked on its most textured FIT_WINDOW² window (`fit_window`).  Other tiled runs: None."""
     from ..guidance.residual import residual_ratio
-    return residual_ratio(plan.y.double(), plan.A, x.double(), plan.noise)
+    y, A = plan.y, plan.A
+    if plan.tiles:
+        if not hasattr(A, "kernel") or tuple(x.shape) != tuple(y.shape):
+            return None
+        y, A, x = fit_window(y, A, x, FIT_WINDOW)
+    return residual_ratio(y.double(), A, x.double(), plan.noise)
+
+
+def fit_window(y: torch.Tensor, A, x: torch.Tensor, side: int):
+    """(y_w, 𝒜_w, x_w): the blur 𝒜x = k ∗ x restricted exactly to the most textured side² window W of y
+    (`restore.blind.salient_window`): x on W grown by the kernel's radius r, and
+
+        𝒜_w = M ∘ Blur(k)   with M the mask of the pixels at least r from the grown window's edge,
+
+    so every measured y_w entry is the valid convolution of pixels inside the grown window (the blur is
+    the same everywhere; the padded boundary only touches entries M leaves out)."""
+    from ..blind import luma, salient_window
+    kh, kw = A.kernel.shape
+    rh, rw = kh // 2, kw // 2
+    H, W = y.shape[-2:]
+    top, left = salient_window(luma(y[0]), side)
+    t0, l0 = max(top - rh, 0), max(left - rw, 0)
+    t1, l1 = min(top + side + rh, H), min(left + side + rw, W)
+    win = (..., slice(t0, t1), slice(l0, l1))
+    mask = torch.zeros(1, 1, t1 - t0, l1 - l0, dtype=y.dtype)
+    mask[..., rh:t1 - t0 - rh, rw:l1 - l0 - rw] = 1
+    A_w = ops.Compose(ops.Inpainting(mask), ops.Blur(A.kernel, boundary="reflect"))
+    return y[win] * mask, A_w, x[win]
 
 
 def kernel_record(spec: dict, A) -> dict | None:
