@@ -137,9 +137,11 @@ def check_methods(methods, tasks) -> None:
 
 
 def applicable(method: str, task: str) -> bool:
-    """rl runs on blur tasks only, dinv-ddrm on the others (it needs a real SVD; the circular blur's
-    is the complex DFT); everything else runs everywhere."""
+    """rl runs on blur tasks only, tweedie on denoising only, dinv-ddrm on the others (it needs a real
+    SVD; the circular blur's is the complex DFT); everything else runs everywhere."""
     blur = task_kind(task) == "deblur"
+    if method == "tweedie":  # the posterior mean of denoising only
+        return task_kind(task) == "denoise"
     if method == "rl":
         return blur
     if method == "dinv-ddrm":
