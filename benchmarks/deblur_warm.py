@@ -30,14 +30,16 @@ import defaults as D  # noqa: E402  (benchmarks/defaults.py: measurements, the s
 
 import operators as ops  # noqa: E402
 import restore  # noqa: E402
-from restore.blind.deconv import gradient_wiener  # noqa: E402
+from restore.blind.deconv import denoised_deconvolution, gradient_wiener  # noqa: E402
 
 OUT = D.RESULTS / "deblur_warm.csv"
 CONFIGS = [("diffpir", {"steps": 100, "lam": 7.0, "zeta": 1.0}),  # yesterday's default: the reference
-           ("daps", {**D.DAPS, "steps": 20})]                     # today's default
-for s in (0.1, 0.2, 0.4):
-    CONFIGS += [("daps", {**D.DAPS, "steps": 20, "start": s}), ("diffpir", {"steps": 20, "lam": 7.0, "zeta": 1.0,
-                                                                            "start": s})]
+           ("daps", {**D.DAPS, "steps": 20}),                     # today's default
+           ("deconv", {})]                                        # the blind E-step with the true kernel: 1 call
+for s in (0.1, 0.2):
+    for x0 in ("xa", "deconv"):
+        CONFIGS += [("daps", {**D.DAPS, "steps": 20, "start": s, "x0": x0}),
+                    ("diffpir", {"steps": 20, "lam": 7.0, "zeta": 1.0, "start": s, "x0": x0})]
 
 
 def alpha(sigma_y: float) -> float:
@@ -45,21 +47,25 @@ def alpha(sigma_y: float) -> float:
 
 
 class WarmBlur(ops.Blur):
-    """The benchmark's blur with x_α (per channel) as its warm start (``sigma_y`` set by `warm`)."""
-    sigma_y = 0.0
+    """The benchmark's blur with x_α (``x0 = "xa"``, per channel) or the deconv E-step D(x_α, ·)
+    (``x0 = "deconv"``) as its warm start (``sigma_y``, ``x0``, ``prior`` set by `warm`)."""
+    sigma_y, x0, prior = 0.0, "xa", None
 
     def warm_start(self, y):
         k = self.kernel.double()
+        if self.x0 == "deconv":
+            return torch.stack([denoised_deconvolution(y[b], k, self.prior, self.sigma_y, boundary=self.boundary)
+                                for b in range(y.shape[0])]).to(y.dtype)
         a = alpha(self.sigma_y)
         out = torch.stack([torch.stack([gradient_wiener(y[b, c].double(), k, a, boundary=self.boundary)
                                         for c in range(y.shape[1])]) for b in range(y.shape[0])])
         return out.to(y.dtype)
 
 
-def warm(A, sigma_y):
+def warm(A, sigma_y, x0, prior):
     W = copy.copy(A)
     W.__class__ = WarmBlur
-    W.sigma_y = float(sigma_y)
+    W.sigma_y, W.x0, W.prior = float(sigma_y), x0, prior
     return W
 
 
@@ -83,9 +89,13 @@ def main(argv=None):
                     if store.has(**row):
                         continue
                     o = dict(opts)
-                    op = warm(A, sigma) if "start" in o else A
+                    x0 = o.pop("x0", None)
+                    op = warm(A, sigma, x0, prior) if x0 else A
                     t = time.perf_counter()
-                    xh = D.run_method(y, op, prior, method, o, sigma)
+                    if method == "deconv":
+                        xh = denoised_deconvolution(y[0], A.kernel.double(), prior, sigma, boundary=A.boundary)[None]
+                    else:
+                        xh = D.run_method(y, op, prior, method, o, sigma)
                     store.add({**row, "nfe": D.nfe(method, opts), "seconds": round(time.perf_counter() - t, 2),
                                "psnr": round(float(D.psnr(xh.double().clamp(0, 1), x)[0]), 4), "fwd_seconds": ""})
     summary(args.prior)
