@@ -38,7 +38,8 @@ CONFIGS = [("diffpir", {"steps": 100, "lam": 7.0, "zeta": 1.0}),  # yesterday's 
            ("deconv", {})]                                        # the blind E-step with the true kernel: 1 call
 for s in (0.1, 0.2):
     for x0 in ("xa", "deconv"):
-        CONFIGS += [("diffpir", {"steps": 20, "lam": 7.0, "zeta": 1.0, "start": s, "x0": x0})]  # DAPS: own grid, no start
+        CONFIGS += [("daps", {**D.DAPS, "steps": 20, "start": s, "x0": x0}),
+                    ("diffpir", {"steps": 20, "lam": 7.0, "zeta": 1.0, "start": s, "x0": x0})]
 
 
 def alpha(sigma_y: float) -> float:

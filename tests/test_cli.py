@@ -41,7 +41,7 @@ def cli(files, *args, prior=True):
     args = [str(a) for a in args]
     if prior and args and args[0] in ("deblur", "sr", "inpaint", "denoise", "colorize"):
         args += ["--prior", str(files / "tiny")]
-        if args[0] not in ("denoise", "deblur") or {"--method", "--samples"} & set(args):  # tweedie, deconv: no steps
+        if args[0] != "denoise" or "--method" in args:  # denoise's default (tweedie) has no steps
             args += ["--steps", "2"]
     if args and args[0] == "deblur" and not {"--kernel", "--kernel-std", "--from-json", "--method"} & set(args):
         args += ["--kernel", "gauss", "--kernel-std", "3"]  # a known kernel (the blind default has its own tests)
@@ -90,9 +90,9 @@ def test_tasks_json(files, task, extra, shape):
     assert read(out).shape == shape
     for key in ("input", "output", "method", "seed", "steps", "seconds", "psnr", "ssim", "operator", "noise"):
         assert key in d
-    assert d["output"] == str(out) and d["steps"] == (None if task in ("denoise", "deblur") else 2)
+    assert d["output"] == str(out) and d["steps"] == (None if task == "denoise" else 2)
     assert d["seed"] == 0 and d["psnr"] is None
-    assert d["method"] == {"deblur": "deconv", "sr": "daps", "inpaint": "diffpir", "denoise": "tweedie",
+    assert d["method"] == {"deblur": "daps", "sr": "daps", "inpaint": "diffpir", "denoise": "tweedie",
                            "colorize": "ddnm"}[task]
     if task == "denoise":
         assert d["noise_estimated"] is True and d["noise"] > 0

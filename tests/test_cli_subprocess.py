@@ -34,7 +34,7 @@ def test_simulate_then_deblur(d):
     r = run("simulate", "in.png", "--task", "deblur", "--kernel-size", "5", "--seed", "1", "-o", "blurred.png",
             cwd=d)
     assert r.returncode == 0, r.stderr
-    r = run("deblur", "blurred.png", "--prior", "tiny", "--reference", "in.png", "--json",
+    r = run("deblur", "blurred.png", "--prior", "tiny", "--steps", "2", "--reference", "in.png", "--json",
             "--from-json", cwd=d)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)

@@ -63,7 +63,7 @@ def invoke(*args, prior=None):
     args = [str(a) for a in args]
     if prior:
         args += ["--prior", prior]
-        if args[0] not in ("denoise", "deblur") or {"--method", "--samples"} & set(args):  # tweedie, deconv: no steps
+        if args[0] != "denoise" or "--method" in args:  # denoise's default (tweedie) has no steps
             args += ["--steps", "2"]
     if args and args[0] == "deblur" and not {"--kernel", "--kernel-std", "--from-json", "--method"} & set(args):
         args += ["--kernel", "gauss", "--kernel-std", "3"]  # a known kernel (the blind default: test_cli_blind.py)

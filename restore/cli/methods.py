@@ -4,7 +4,7 @@ Per-task defaults (first one present in the registry wins):
 
 | task     | default   | evaluations | why |
 |----------|-----------|---:|-----|
-| deblur   | deconv    |  1 | gradient-regularised deconvolution + one denoiser call: above DAPS 20 and the old 100-step DiffPIR on the training crops (TUNING.md, session 6); ``--samples K`` uses daps |
+| deblur   | daps      | 20 | best of the ≤ 25-evaluation grid on valid-convolution blurs (reflect boundary): its data step is gradient descent, no CG in the loop |
 | sr       | daps      | 25 | best of the grid (one 25-level chain tied with 8 × 3 and 6 × 4 averages) |
 | inpaint  | diffpir   | 20 | λ = 1, ζ = 1, warm start 0.1 from the push–pull fill: beats Navier–Stokes (RESULTS.md) |
 | denoise  | tweedie   |  1 | the posterior mean D(y, σ_y) itself: 1.4–2.0 dB above DAPS 20 at σ = 0.01–0.1, 20× cheaper |
@@ -14,11 +14,11 @@ Chosen by benchmarks/defaults.py on training crops under real conditions (8-bit 
 non-periodic blurs, Levin kernels) within 25 network evaluations (issues 14, 19); the settings are in
 `restore.guidance.tuned` and the numbers in benchmarks/tuning/TUNING.md.
 
-deblur, with a given or an estimated kernel (``--kernel auto``, the default without a kernel): ``deconv``
-— the blind solver's E-step (`restore.blind.deconv`): a gradient-regularised deconvolution with the
+deblur with an estimated kernel (``--kernel auto``, the default without a kernel): ``deconv`` —
+the blind solver's E-step (`restore.blind.deconv`): a gradient-regularised deconvolution with the
 kernel, then one denoiser call.  The guidance methods fit y down to σ_y and pay for every bit of the
-kernel's error; this one tolerates it (benchmarks/BLIND.md), and with the true kernel it was also the
-best of the training crops (session 6).
+estimate's error; this one tolerates it (benchmarks/BLIND.md).  ``--method deconv`` also runs it
+with a given kernel.
 """
 from __future__ import annotations
 
@@ -50,8 +50,8 @@ def default_method(task: str, names=None, spec: dict | None = None, sampling: bo
     """The first of the task's preferred methods that is registered (``deconv`` for an estimated kernel);
     ``sampling``: the first that draws posterior samples (``--samples K``)."""
     reg = registry()
-    if task == "deblur" and not sampling or spec is not None and spec.get("kernel") in ("auto", "estimated"):
-        return DECONV  # with a known kernel too: best of the training crops at 1 evaluation (TUNING.md)
+    if spec is not None and spec.get("kernel") in ("auto", "estimated"):
+        return DECONV
     names = list(reg) if names is None else list(names)
     if sampling:
         names = [m for m in names if m in reg and reg[m].samples]
