@@ -198,6 +198,9 @@ def key_options(opts):
 
 
 def run_method(y, A, prior, method, opts, sigma):
+    if method == "deconv":  # the CLI's deblurring default (restore.cli.methods.deconv): one denoiser call
+        from restore.cli.methods import deconv
+        return deconv(y, A, prior, sigma)
     from restore.guidance.registry import REGISTRY
     full = {**REGISTRY[method].defaults, "average": 1, **opts}  # explicit: no tuned leftovers
     steps = full.pop("steps", None)
@@ -430,6 +433,8 @@ def chosen(task):
     from restore.cli.methods import default_method
     from restore.guidance import defaults
     m = default_method(task)
+    if m == "deconv":
+        return m, {}
     A = {"deblur": ops.Blur(torch.ones(3, 3) / 9), "sr": ops.Downsample(4, "bicubic"),
          "inpaint": ops.Inpainting(torch.ones(1, 1, 4, 4)), "denoise": ops.Identity(), "colorize": ops.Grayscale()}[task]
     o = defaults(m, A)
