@@ -417,8 +417,9 @@ def auto_sigma(y, A, shape):
     return max(estimate_sigma(y, plan_measured(A, shape, y)), MIN_AUTO_NOISE)
 
 
-def forward_seconds(prior, reps=5):
-    x = torch.rand(1, 3, SIDE, SIDE)
+def forward_seconds(prior, reps=5, side=SIDE):
+    """Median seconds of one forward of the prior on a side×side RGB image (after one warm-up call)."""
+    x = torch.rand(1, 3, side, side)
     prior.denoise(x, 0.1)
     ts = []
     for _ in range(reps):

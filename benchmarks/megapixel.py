@@ -29,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 import cv2
 import numpy as np
 import torch
@@ -63,16 +65,9 @@ def degrade(task: str, x: np.ndarray, rng) -> tuple[np.ndarray, list[str], dict]
 
 def forward_seconds_per_pixel(reps: int = 3) -> float:
     import restore
-    prior = restore.load_prior("default")
-    x = torch.rand(1, 3, TILE, TILE)
+    from defaults import forward_seconds  # benchmarks/defaults.py
     with torch.inference_mode():
-        prior.denoise(x, 0.05)
-        ts = []
-        for _ in range(reps):
-            t = time.perf_counter()
-            prior.denoise(x, 0.05)
-            ts.append(time.perf_counter() - t)
-    return float(np.median(ts)) / TILE**2
+        return forward_seconds(restore.load_prior("default"), reps, TILE) / TILE**2
 
 
 def run(task: str, size: str, work: Path, per_pixel: float) -> dict:
