@@ -68,7 +68,7 @@ def test_sigterm_during_a_restoration_leaves_nothing(d):
 
 def test_bench_interrupted_locked_and_resumed(d):
     out = d / "res"
-    args = ["bench", "--data", d / "data", "--task", "gauss-deblur", "--method", "diffpir", "--steps", "120",
+    args = ["bench", "--data", d / "data", "--task", "gauss-deblur", "--method", "diffpir", "--steps", "400",
             "--prior", d / "tiny", "--out", out, "--no-plots", "-q"]
     p = start(*args, cwd=d)
     try:
