@@ -137,11 +137,13 @@ def check_methods(methods, tasks) -> None:
 
 
 def applicable(method: str, task: str) -> bool:
-    """rl runs on blur tasks only, tweedie on denoising only, dinv-ddrm on the others (it needs a real
+    """rl runs on blur tasks only, a registered method with ``tasks`` on those only, dinv-ddrm on the others (it needs a real
     SVD; the circular blur's is the complex DFT); everything else runs everywhere."""
     blur = task_kind(task) == "deblur"
-    if method == "tweedie":  # the posterior mean of denoising only
-        return task_kind(task) == "denoise"
+    from ..guidance.registry import REGISTRY
+    only = REGISTRY[method].tasks if method in REGISTRY else None  # e.g. tweedie: denoising only
+    if only is not None:
+        return task_kind(task) in only
     if method == "rl":
         return blur
     if method == "dinv-ddrm":

@@ -24,7 +24,8 @@ class Method:
 
     ``defaults``: the paper settings of ``run``'s options; ``noise``: handles σ_y > 0; ``svd``: needs an
     operator with an SVD; ``fallback``: the method it runs instead (with a warning) when the operator lacks
-    what it needs; ``samples``: whether its chains are posterior samples (False for deterministic baselines).
+    what it needs; ``samples``: whether its chains are posterior samples (False for deterministic baselines);
+    ``tasks``: the only task kinds it applies to (None: every task).
     """
 
     name: str
@@ -35,6 +36,7 @@ class Method:
     svd: bool = False
     fallback: str | None = None
     samples: bool = True
+    tasks: tuple[str, ...] | None = None
 
     @property
     def options(self) -> list[str]:

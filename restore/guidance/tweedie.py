@@ -30,4 +30,4 @@ def run(p: Problem) -> torch.Tensor:
 
 
 METHOD = register(Method("tweedie", run, "Posterior mean E[x | y] = D(y, σ_y) in one denoiser call (denoising only)",
-                         DEFAULTS, samples=False))
+                         DEFAULTS, samples=False, tasks=("denoise",)))
