@@ -72,7 +72,19 @@ def conditions(task):
         return {"light": (DENOISE_LIGHT, DENOISE_LIGHT), "noisy": (0.025, 0.025)}
     return {c: (TRUE_SIGMA[c], CONDITIONS[c]) for c in CONDITIONS}
 FIELDS = ["stage", "task", "deg", "cond", "image", "method", "options", "nfe", "sigma_passed", "psnr",
-          "seconds", "fwd_seconds"]
+          "seconds", "fwd_seconds", "prior"]
+# rows written before the "prior" column existed were measured with the step-3000 weights (f0cc1ad)
+OLD_PRIOR = "step3000"
+
+
+def prior_tag() -> str:
+    """The shipped prior's identity in the rows: ``step<N>`` from restore/weights/default.json."""
+    meta = json.loads((ROOT / "restore" / "weights" / "default.json").read_text())
+    return f"step{meta['step']}"
+
+
+def prior_of(r) -> str:
+    return r.get("prior") or OLD_PRIOR
 
 # ---------------------------------------------------------------------------------------------- data
 
@@ -332,7 +344,9 @@ def main(argv=None):
         return
     tasks = args.tasks.split(",")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    store = Store(RESULTS / f"defaults_{args.stage}_{'-'.join(tasks)}.csv")
+    # one file per (stage, tasks, prior): the default's rows are only compared under the prior that ships
+    tag = "" if args.stage == "tools" else f"_{prior_tag()}"
+    store = Store(RESULTS / f"defaults_{args.stage}_{'-'.join(tasks)}{tag}.csv")
     prior = None if args.stage == "tools" else restore.load_prior("default")
     train = [p.stem for p in train_images()]
     paths = {p.stem: p for p in train_images() + test_images(args.test_images)}
@@ -363,7 +377,7 @@ def main(argv=None):
                 store.add({"stage": stage, "task": task, "deg": deg, "cond": cond, "image": img, "method": method,
                            "options": okey, "nfe": n, "sigma_passed": sigma_mode,
                            "psnr": round(float(psnr(xh.double().clamp(0, 1), x)[0]), 4),
-                           "seconds": round(sec, 3), "fwd_seconds": fwd})
+                           "seconds": round(sec, 3), "fwd_seconds": fwd, "prior": prior_tag()})
 
     rows = read_all()
     for task in tasks:
@@ -486,13 +500,15 @@ def report() -> str:
 
 def current(sel, task):
     """One row per (image, degradation, condition, method): a tool's last run, and of the default only the
-    rows of the settings restore uses now (`chosen`), so an earlier default's rows drop out."""
+    rows of the settings and the prior restore uses now (`chosen`, `prior_tag`), so an earlier default's
+    rows, and rows measured with earlier weights, drop out."""
     last = {}
     for r in sel:
-        last[(r["image"], r["deg"], r["cond"], r["method"], r["options"] if r["method"] not in TOOLS[task] else "")] = r
-    m_now, o_now = chosen(task)
+        own = r["method"] not in TOOLS[task]
+        last[(r["image"], r["deg"], r["cond"], r["method"], r["options"] if own else "", prior_of(r) if own else "")] = r
+    m_now, o_now, p_now = *chosen(task), prior_tag()
     return [r for r in last.values() if r["method"] in TOOLS[task]
-            or (r["method"] == m_now and json.loads(r["options"] or "{}") == o_now)]
+            or (r["method"] == m_now and json.loads(r["options"] or "{}") == o_now and prior_of(r) == p_now)]
 
 
 def test_by_degradation(rows):

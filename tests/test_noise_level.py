@@ -31,3 +31,17 @@ def test_holes_are_left_out():
     assert abs(estimate_sigma(holed) / 0.02 - 1) > 0.5  # blind, the flat (zero) hole is taken for noise-free image
     assert abs(estimate_sigma(holed, mask) / 0.02 - 1) < 0.1
     assert estimate_sigma(holed, torch.zeros_like(mask)) == 0.0
+
+
+def test_strips_do_not_change_the_estimate():
+    """The estimate runs in strips of rows (bounded memory on a 12 MP photo): any strip height, including
+    one row and one that does not divide the height, gives the whole-image value."""
+    x = _image(True)
+    y = x + 0.03 * torch.randn(x.shape, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    mask = torch.ones(1, 1, 96, 128, dtype=torch.float64)
+    mask[..., 10:50, 70:120] = 0
+    for valid in (None, mask):
+        whole = estimate_sigma(y, valid, rows=10**6)
+        assert whole > 0
+        for rows in (1, 7, 64):
+            assert abs(estimate_sigma(y, valid, rows=rows) - whole) <= 1e-12 * whole, (rows, valid is None)
