@@ -4,6 +4,8 @@
     OMP_NUM_THREADS=1 python benchmarks/defaults.py --stage tools                 (classical tools' knobs)
     OMP_NUM_THREADS=1 python benchmarks/defaults.py --stage noise                 (σ_y = 0.01 vs auto)
     OMP_NUM_THREADS=1 python benchmarks/defaults.py --stage test --tasks deblur   (test crops vs tools)
+    OMP_NUM_THREADS=1 python benchmarks/defaults.py --stage variants --tasks deblur \
+        --variants '[{"langevin_steps": 10, "lr": 1.0}]'                          (the default vs variants of it)
     python benchmarks/defaults.py --report                                        (markdown tables)
 
 Measurements (128×128 central crops; float64 truth in [0, 1]; every y clipped to [0, 1] and
@@ -28,7 +30,8 @@ count on training images 1–2 and today's defaults there; ``B`` the top half of
 the other step counts ({10, 15, 20, 25} evaluations; ×4 SR: steps × average ≤ 25) on the same two
 images; ``C`` the best 3 configurations of A ∪ B on training images 3–6; ``tools`` the knobs of the
 classical tools on the 6 training crops; ``noise`` the chosen sr/inpaint/colorize defaults with
-σ_y = 0.01 and σ_y = the CLI's estimate (``--noise auto``); ``test`` the chosen defaults and the
+σ_y = 0.01 and σ_y = the CLI's estimate (``--noise auto``); ``variants`` the default and variants of its options
+(``--variants``) on the 6 training crops; ``test`` the chosen defaults and the
 classical tools on the test crops, with wall time and network-forward equivalents (wall / one forward
 of the prior at 128×128, timed in the same run).  Evaluations: one per denoiser call; ΠGDM counts 2
 per step (the vector–Jacobian product).  Rows go to benchmarks/results/defaults_<stage>_<tasks>.csv.
@@ -331,11 +334,16 @@ def ranked(rows, task, images, exclude_today=True):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--stage", choices=("A", "today", "B", "C", "tools", "noise", "test"))
+    ap.add_argument("--stage", choices=("A", "today", "B", "C", "tools", "noise", "test", "variants"))
+    ap.add_argument("--variants", default="[]",
+                    help="stage variants: a JSON list of option dicts, each merged over the task's default "
+                         "(`chosen`) and run on the 6 training crops")
     ap.add_argument("--tasks", default=",".join(TASKS))
     ap.add_argument("--test-images", type=int, default=8)
     ap.add_argument("--images", type=int, default=1, help="training images for stages A, B and today")
     ap.add_argument("--top", type=int, default=1, help="families of A that stage B extends")
+    ap.add_argument("--with-today", type=int, default=0, metavar="N",
+                    help="stage test: also run the pre-issue-19 default (TODAY) on the first N test crops")
     ap.add_argument("--report", action="store_true")
     args = ap.parse_args(argv)
     torch.set_grad_enabled(False)
@@ -415,10 +423,18 @@ def main(argv=None):
             for img in train[:args.images]:
                 for mode in ("0.01", "auto"):
                     job(task, img, m, o, "noise", sigma_mode=mode)
+        elif args.stage == "variants":
+            m, o = chosen(task)
+            for img in train:
+                for v in [{}, *json.loads(args.variants)]:
+                    job(task, img, m, {**o, **v}, "variants")
         elif args.stage == "test":
-            for img in [p.stem for p in test_images(args.test_images)]:
+            for n, img in enumerate([p.stem for p in test_images(args.test_images)]):
                 m, o = chosen(task)
                 job(task, img, m, o, "test")
+                if n < args.with_today:
+                    tm, to = TODAY[task]
+                    job(task, img, tm, to, "test", label=key_options({"today": True, **to}))
                 for name in TOOLS[task]:
                     for cond in conditions(task):  # the knob chosen on the training crops for this noise level
                         knob = best_knob(rows, task, name, cond)
@@ -560,7 +576,29 @@ def test_report(rows):
             tt = ", ".join(f"{k} {np.mean(v):.2f}" for k, v in tools.items())
             out.append(f"| {task} | {cond} | {len(keys)} | {dflt[0]['method']} | {d:.2f} | {sec:.1f} | {int(dflt[0]['nfe'])} ({eq:.0f}) | "
                        f"{tt} | {best} | {d - np.mean(tools[best]):+.2f} |" if best else "")
-    return out + [""] + test_by_degradation(rows)
+    return out + [""] + test_by_degradation(rows) + today_report(rows)
+
+
+def today_report(rows):
+    """Test crops: the default against the pre-issue-19 default (TODAY), on the crops where both ran,
+    with the prior that ships."""
+    out = ["The default against the default before issue 19 (same test crops and measurements, the prior "
+           "that ships; mean over degradations × conditions):", "",
+           "| task | n | default (NFE) | PSNR | before (NFE) | PSNR | Δ |", "|---|---:|---|---:|---|---:|---:|"]
+    for task in TASKS:
+        sel = [r for r in rows if r["stage"] == "test" and r["task"] == task and prior_of(r) == prior_tag()]
+        tm, to = TODAY[task]
+        before = {(r["image"], r["deg"], r["cond"]): float(r["psnr"]) for r in sel
+                  if r["method"] == tm and r["options"] == key_options({"today": True, **to})}
+        now = {(r["image"], r["deg"], r["cond"]): r for r in current(sel, task) if r["method"] not in TOOLS[task]}
+        keys = sorted(set(before) & set(now))
+        if not keys:
+            continue
+        m = now[keys[0]]["method"]
+        a, b = np.mean([float(now[k]["psnr"]) for k in keys]), np.mean([before[k] for k in keys])
+        out.append(f"| {task} | {len(keys)} | {m} ({now[keys[0]]['nfe']}) | {a:.2f} | {tm} ({nfe(tm, to)}) | {b:.2f} | "
+                   f"{a - b:+.2f} |")
+    return out + [""]
 
 
 if __name__ == "__main__":

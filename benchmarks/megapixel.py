@@ -89,6 +89,7 @@ def run(task: str, size: str, work: Path, per_pixel: float) -> dict:
     return {"task": task, "size": size, "pixels": w * h, "method": rec["method"], "tiles": rec["tiles"],
             "wall_s": round(wall, 1), "solve_s": rec["solve_seconds"], "forward_s": round(per_pixel * w * h, 2),
             "forward_equiv": round(wall / (per_pixel * w * h), 1), "peak_gib": round(rss, 2),
+            "threads": torch.get_num_threads(),
             "warnings": [ln for ln in r.stderr.splitlines() if ln.startswith("warning:")]}
 
 

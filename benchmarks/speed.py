@@ -39,6 +39,7 @@ import torch
 
 import operators as O
 import restore
+from restore.guidance import defaults
 from restore.io import read_image
 from restore.metrics import psnr as psnr_of
 
@@ -125,8 +126,23 @@ def test_image(side: int, device) -> torch.Tensor:
     return x.to(device)
 
 
-def run_row(method, op_name, x, prior: TimedPrior, steps, seed=0):
-    A = make_operator(op_name, x.shape[-1])
+#: ``--defaults``: each CLI task's default method on the operator the CLI builds (reflect blurs with
+#: the capped, preconditioned CG of `restore.cli.specs.build`), at the method's tuned steps for it
+DEFAULT_CASES = {"deblur-gauss": "deblur", "deblur-motion": "deblur", "sr4": "sr", "inpaint-box": "inpaint",
+                 "colorize": "colorize", "denoise": "denoise"}
+
+
+def cli_operator(case: str, side: int):
+    """The operator `restore <task>` builds for ``case`` on a side×side RGB image."""
+    from restore.cli import specs
+
+    if case.startswith("deblur-"):
+        return specs.build(specs.blur_spec(case.split("-")[1]), (1, 3, side, side))
+    return O.Grayscale() if case == "colorize" else make_operator(case, side)
+
+
+def run_row(method, op_name, x, prior: TimedPrior, steps, seed=0, cli=False):
+    A = cli_operator(op_name, x.shape[-1]) if cli else make_operator(op_name, x.shape[-1])
     y = O.GaussianNoise(SIGMA_Y)(A(x), seed=1)
     prior.reset()
     uses_prior = method not in ("pinv", "wiener")
@@ -137,6 +153,8 @@ def run_row(method, op_name, x, prior: TimedPrior, steps, seed=0):
         t = time.perf_counter()
         out = restore.solve(y, A, prior, method=method, sigma_y=SIGMA_Y, steps=steps if uses_prior else None,
                             seed=seed)
+    if cli:
+        steps = defaults(method, A).get("steps", "–")
         _sync(device)
         total = time.perf_counter() - t
     psnr = float(psnr_of(out, x)[0])
@@ -166,6 +184,9 @@ def main(argv=None):
     ap.add_argument("--operators", default=",".join(OPERATORS))
     ap.add_argument("--prior", default="default")
     ap.add_argument("--out", default=None, help="write the table (Markdown) to this file as well")
+    ap.add_argument("--defaults", action="store_true",
+                    help="each CLI task's default (method, tuned steps, the CLI's operator) instead of "
+                         "--methods × --operators")
     args = ap.parse_args(argv)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else torch.device(args.device)
     prior = TimedPrior(restore.load_prior(args.prior, device=device), device)
@@ -173,13 +194,18 @@ def main(argv=None):
     with torch.no_grad():  # warm-up: first-call allocations and kernel selection are not a method's overhead
         prior.denoise(x, torch.full((1,), 0.5, device=device))
     rows = []
-    for op_name in args.operators.split(","):
-        for method in args.methods.split(","):
-            r = run_row(method, op_name, x, prior, args.steps)
-            rows.append(r)
-            ratio = "–" if r["ratio"] is None else f"{100 * r['ratio']:.1f} %"
-            print(f"{method:10s} {op_name:12s} nfe {r['nfe']:4d}  net {r['network']:7.2f}s  total {r['total']:7.2f}s  "
-                  f"outside {r['outside']:6.3f}s  {ratio}", file=sys.stderr, flush=True)
+    if args.defaults:
+        from restore.cli.methods import default_method
+
+        pairs = [(default_method(task), case) for case, task in DEFAULT_CASES.items()]
+    else:
+        pairs = [(m, o) for o in args.operators.split(",") for m in args.methods.split(",")]
+    for method, op_name in pairs:
+        r = run_row(method, op_name, x, prior, None if args.defaults else args.steps, cli=args.defaults)
+        rows.append(r)
+        ratio = "–" if r["ratio"] is None else f"{100 * r['ratio']:.1f} %"
+        print(f"{method:10s} {op_name:12s} nfe {r['nfe']:4d}  net {r['network']:7.2f}s  total {r['total']:7.2f}s  "
+              f"outside {r['outside']:6.3f}s  {ratio}", file=sys.stderr, flush=True)
     table = markdown(rows)
     print(table)
     if args.out:

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["gradients", "otf", "kernel_from_otf", "fit_kernel", "project_kernel", "delta_kernel",
+__all__ = ["gradients", "otf", "kernel_from_otf", "onesided_mean", "fit_kernel", "project_kernel", "delta_kernel",
            "center_of_mass", "shift_kernel", "resize_kernel", "connected_pieces", "drop_small_pieces",
            "fit_gaussian_std"]
 
@@ -51,19 +51,33 @@ def gradients(x: Tensor) -> tuple[Tensor, Tensor]:
     return torch.roll(x, -1, -2) - x, torch.roll(x, -1, -1) - x
 
 
-def otf(k: Tensor, h: int, w: int) -> Tensor:
-    """F of the kernel placed on an h×w grid with its centre pixel (kh//2, kw//2) at the origin."""
+def otf(k: Tensor, h: int, w: int, onesided: bool = False) -> Tensor:
+    """F of the kernel placed on an h×w grid with its centre pixel (kh//2, kw//2) at the origin
+    (``onesided``: the h×(w//2 + 1) half that `torch.fft.rfft2` keeps — a real signal's spectrum is
+    Hermitian, so products and quotients of such spectra lose nothing)."""
     kh, kw = k.shape[-2:]
     psf = k.new_zeros(h, w)
     psf[:kh, :kw] = k
-    return torch.fft.fft2(torch.roll(psf, (-(kh // 2), -(kw // 2)), (0, 1)))
+    psf = torch.roll(psf, (-(kh // 2), -(kw // 2)), (0, 1))
+    return torch.fft.rfft2(psf) if onesided else torch.fft.fft2(psf)
 
 
-def kernel_from_otf(K: Tensor, size: int) -> Tensor:
-    """The size×size window of F⁻¹K around the origin, the origin at (size//2, size//2)."""
-    k = torch.fft.ifft2(K).real
+def kernel_from_otf(K: Tensor, size: int, shape: tuple[int, int] | None = None) -> Tensor:
+    """The size×size window of F⁻¹K around the origin, the origin at (size//2, size//2); ``shape``: the
+    h×w grid of a one-sided K (`otf(..., onesided=True)`)."""
+    k = torch.fft.irfft2(K, s=shape) if shape is not None else torch.fft.ifft2(K).real
     c = size // 2
     return torch.roll(k, (c, c), (-2, -1))[..., :size, :size]
+
+
+def onesided_mean(P: Tensor, w: int) -> float:
+    """The mean over the full h×w spectrum of a real, even-symmetric P given by its one-sided half
+    h×(w//2 + 1): columns 1 … ⌈w/2⌉ − 1 stand for two columns each."""
+    weight = torch.full((P.shape[-1],), 2.0, dtype=P.dtype, device=P.device)
+    weight[0] = 1.0
+    if w % 2 == 0:
+        weight[-1] = 1.0
+    return float((P * weight).sum() / (P.shape[-2] * w))
 
 
 def fit_kernel(x: Tensor, y: Tensor, size: int, gamma: float = 1e-3, project: bool = True,
@@ -80,32 +94,30 @@ def fit_kernel(x: Tensor, y: Tensor, size: int, gamma: float = 1e-3, project: bo
     h, w = x.shape
     if size > min(h, w):
         raise ValueError(f"kernel size {size} is larger than the image {h}x{w}")
-    num = torch.zeros(h, w, dtype=torch.complex128 if x.dtype == torch.float64 else torch.complex64,
-                      device=x.device)
-    power = torch.zeros(h, w, dtype=x.dtype, device=x.device)
-    xs, masks = [], []
+    # one-sided spectra throughout (every signal here is real): half the FFT work of fft2/ifft2
+    num, power, xs, masks = 0, 0, [], []
     for d, (gx, gy) in enumerate(zip(gradients(x) if grads is None else grads, gradients(y))):
-        X = torch.fft.fft2(gx)
+        X = torch.fft.rfft2(gx)
         if mask is not None:  # M_d: both pixels of the difference measured
             md = mask * torch.roll(mask, -1, -2 + d)
             gy = md * gy
             xs.append(X)
             masks.append(md)
-        Y = torch.fft.fft2(gy)
+        Y = torch.fft.rfft2(gy)
         num = num + X.conj() * Y
         power = power + X.abs() ** 2
-    g = gamma * float(power.mean())
+    g = gamma * onesided_mean(power, w)
 
     def normal(k: Tensor) -> Tensor:  # (Σ_d C_dᵀ M_d C_d + γ) k restricted to the N×N support
         if mask is None:
-            return kernel_from_otf(power * otf(k, h, w), size) + g * k
-        Kf = otf(k, h, w)
+            return kernel_from_otf(power * otf(k, h, w, onesided=True), size, (h, w)) + g * k
+        Kf = otf(k, h, w, onesided=True)
         acc = 0
         for X, md in zip(xs, masks):
-            acc = acc + X.conj() * torch.fft.fft2(md * torch.fft.ifft2(X * Kf).real)
-        return kernel_from_otf(acc, size) + g * k
+            acc = acc + X.conj() * torch.fft.rfft2(md * torch.fft.irfft2(X * Kf, s=(h, w)))
+        return kernel_from_otf(acc, size, (h, w)) + g * k
 
-    b = kernel_from_otf(num, size)
+    b = kernel_from_otf(num, size, (h, w))
     k = torch.full((size, size), 1.0 / size**2, dtype=x.dtype, device=x.device) if init is None else init.to(x.dtype)
     r = b - normal(k)
     p = r.clone()

@@ -68,3 +68,19 @@ def test_fit_rejects_a_kernel_larger_than_the_image():
     x = _image(16)
     with pytest.raises(ValueError, match="larger than the image"):
         fit_kernel(x, x, 17)
+
+
+def test_one_sided_spectra_match_the_full_ones():
+    """The fit and the latent step use rfft2 spectra: the same kernel window and the same spectral mean
+    as the full fft2 ones, for odd and even grid widths."""
+    from operators.kernel_fit import kernel_from_otf, onesided_mean, otf
+
+    g = torch.Generator().manual_seed(0)
+    k = torch.rand(7, 7, generator=g, dtype=torch.float64)
+    for h, w in ((24, 31), (24, 32)):
+        full, half = otf(k, h, w), otf(k, h, w, onesided=True)
+        assert torch.allclose(half, full[:, : w // 2 + 1])
+        P = full.abs() ** 2
+        assert abs(onesided_mean(half.abs() ** 2, w) - float(P.mean())) < 1e-12 * float(P.mean())
+        assert torch.allclose(kernel_from_otf(half * half.conj(), 9, (h, w)), kernel_from_otf(full * full.conj(), 9),
+                              atol=1e-13)

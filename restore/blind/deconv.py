@@ -34,11 +34,11 @@ def gradient_wiener(y: Tensor, k: Tensor, alpha: float = ALPHA, boundary: str = 
     m = 0 if boundary == "circular" else max(k.shape)
     yp = taper_pad(y, m) if m else y
     hp, wp = yp.shape
-    K = otf(k.to(yp.dtype), hp, wp)
+    K = otf(k.to(yp.dtype), hp, wp, onesided=True)  # one-sided spectra: every signal here is real
     e = torch.zeros(hp, wp, dtype=yp.dtype, device=yp.device)
     e[0, 0] = 1.0
-    reg = sum(torch.fft.fft2(d).abs() ** 2 for d in gradients(e))
-    x = torch.fft.ifft2(K.conj() * torch.fft.fft2(yp) / (K.abs() ** 2 + alpha * reg)).real
+    reg = sum(torch.fft.rfft2(d).abs() ** 2 for d in gradients(e))
+    x = torch.fft.irfft2(K.conj() * torch.fft.rfft2(yp) / (K.abs() ** 2 + alpha * reg), s=(hp, wp))
     return crop(x, m, h, w) if m else x
 
 

@@ -26,11 +26,12 @@ __all__ = ["l0_latent"]
 
 
 def _difference_otfs(h: int, w: int, dtype, device) -> tuple[Tensor, Tensor]:
-    """Transfer functions of the circular forward differences (∂_v, ∂_h) on an h×w grid."""
+    """One-sided transfer functions (`torch.fft.rfft2`) of the circular forward differences (∂_v, ∂_h)
+    on an h×w grid."""
     e = torch.zeros(h, w, dtype=dtype, device=device)
     e[0, 0] = 1.0
     dv, dh = gradients(e)
-    return torch.fft.fft2(dv), torch.fft.fft2(dh)
+    return torch.fft.rfft2(dv), torch.fft.rfft2(dh)
 
 
 def l0_latent(y: Tensor, k: Tensor, lam: float, beta_max: float = 1e5, z: Tensor | None = None,
@@ -39,29 +40,31 @@ def l0_latent(y: Tensor, k: Tensor, lam: float, beta_max: float = 1e5, z: Tensor
 
     ``mask`` (0/1, y's shape): only the pixels where it is 1 are measured (a photo's valid region inside a
     padded grid), ‖M(k ⊛ x − y)‖²; majorised at every β step by filling the unmeasured pixels with the
-    current prediction, y ← M·y + (1 − M)·(k ⊛ x) (exact at the current x, so the data term never grows)."""
+    current prediction, y ← M·y + (1 − M)·(k ⊛ x) (exact at the current x, so the data term never grows).
+    Spectra are one-sided (real signals): `torch.fft.rfft2` / `irfft2`."""
     h, w = y.shape
-    K = otf(k.to(y.dtype), h, w)
+    fft, ifft = torch.fft.rfft2, (lambda c: torch.fft.irfft2(c, s=(h, w)))
+    K = otf(k.to(y.dtype), h, w, onesided=True)
     Dv, Dh = _difference_otfs(h, w, y.dtype, y.device)
-    Y = torch.fft.fft2(y)
+    Y = fft(y)
     num0 = K.conj() * Y
     den0 = K.abs() ** 2
     if z is not None and mu > 0:
-        num0 = num0 + mu * torch.fft.fft2(z)
+        num0 = num0 + mu * fft(z)
         den0 = den0 + mu
     dd = Dv.abs() ** 2 + Dh.abs() ** 2
     x = y.clone()
     beta = 2 * lam
     while beta < beta_max:
         if mask is not None:  # fill the unmeasured pixels with the current prediction k ⊛ x
-            fill = torch.fft.ifft2(K * torch.fft.fft2(x)).real
-            num0 = K.conj() * torch.fft.fft2(mask * y + (1 - mask) * fill)
+            fill = ifft(K * fft(x))
+            num0 = K.conj() * fft(mask * y + (1 - mask) * fill)
             if z is not None and mu > 0:
-                num0 = num0 + mu * torch.fft.fft2(z)
+                num0 = num0 + mu * fft(z)
         gv, gh = gradients(x)
         keep = (gv ** 2 + gh ** 2) >= lam / beta
         gv, gh = gv * keep, gh * keep
-        num = num0 + beta * (Dv.conj() * torch.fft.fft2(gv) + Dh.conj() * torch.fft.fft2(gh))
-        x = torch.fft.ifft2(num / (den0 + beta * dd)).real
+        num = num0 + beta * (Dv.conj() * fft(gv) + Dh.conj() * fft(gh))
+        x = ifft(num / (den0 + beta * dd))
         beta *= 2
     return x

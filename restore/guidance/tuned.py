@@ -71,7 +71,11 @@ TUNED: dict[str, dict[str, dict]] = {
     "projection": {"deblur": {"steps": 100, "eta": 0.0}, "sr": {"steps": 25, "eta": 1.0, "average": 8},
                    "inpaint": {"steps": 100, "eta": 1.0}, "denoise": {"steps": 100, "eta": 0.0}},
     # x̂₀ = one denoiser call; the deblur, sr and denoise defaults (≤ 25 evaluations, issue 19)
-    "daps": {**{t: {"steps": 20, "noise": 0.0, "ode_steps": 1} for t in ("deblur", "denoise", "colorize")},
+    # deblur: 8 gradient steps at lr 1.25 per level instead of 20 at 0.5 — the same result (−0.002…+0.03 dB
+    # on 28 training measurements; with noise 0 the inner loop is gradient descent, and (1 − 1.25a)⁸ ≈
+    # (1 − 0.5a)²⁰ in the slow directions) at 2/5 of the blur applications (outside the network 18 → 8 %)
+    "daps": {**{t: {"steps": 20, "noise": 0.0, "ode_steps": 1} for t in ("denoise", "colorize")},
+             "deblur": {"steps": 20, "noise": 0.0, "ode_steps": 1, "langevin_steps": 8, "lr": 1.25},
              "sr": {"steps": 25, "noise": 0.0, "ode_steps": 1}, "inpaint": {"steps": 25, "noise": 0.0, "ode_steps": 1}},
     "dps": {**{t: {"steps": 200, "zeta": 3.0} for t in _TUNED_5},  # ζ = 3 beat 1 on every preset
             "sr": {"steps": 200, "zeta": 10.0, "average": 8}},
