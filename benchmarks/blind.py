@@ -75,9 +75,18 @@ def main(argv=None):
     ap.add_argument("--table-only", default=None, metavar="CSV,CSV",
                     help="write BLIND.md from these Levin rows files (benchmarks/results/...) and blind_crops.csv")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "BLIND.md"))
+    ap.add_argument("--known", default="diffpir",
+                    help="method of the known-kernel solve (daps: the CLI's known-kernel default, its tuned steps "
+                         "unless --steps)")
+    ap.add_argument("--no-blind-diffpir", action="store_true", help="skip the 'blind k̂ + DiffPIR' column")
+    ap.add_argument("--print", dest="print_only", action="store_true",
+                    help="print the Levin table (Markdown) of --csv instead of rewriting --out")
     args = ap.parse_args(argv)
     if args.table_only:
-        return write_table(read_rows(args.table_only.split(",")), args)
+        rows = read_rows(args.table_only.split(","))
+        if args.print_only:
+            return print(levin_table(rows))
+        return write_table(rows, args)
     torch.set_num_threads(1)
     prior = restore.load_prior("default")
     if args.set == "crops":
@@ -95,21 +104,26 @@ def main(argv=None):
             k = torch.from_numpy(kernels[f"k{j}"])
             A = ops.Blur(k, boundary="circular")
             t = time.perf_counter()
-            xk = restore.solve(y, A, prior, method="diffpir", sigma_y=0.0, steps=args.steps, seed=0)
+            xk = restore.solve(y, A, prior, method=args.known, sigma_y=0.0, steps=args.steps, seed=0)
             t_known = time.perf_counter() - t
             t = time.perf_counter()
             xb, kb = restore.solve_blind(y, prior, kernel_size=args.kernel_size, sigma_y=0.0, boundary="circular")
             t_blind = time.perf_counter() - t
-            xbd = restore.solve(y, ops.Blur(kb[0], boundary="circular"), prior, method="diffpir",
-                                sigma_y=restore.blind.KERNEL_NOISE, steps=args.steps, seed=0)
+            xbd = None if args.no_blind_diffpir else restore.solve(
+                y, ops.Blur(kb[0], boundary="circular"), prior, method="diffpir",
+                sigma_y=restore.blind.KERNEL_NOISE, steps=args.steps, seed=0)
             xw = restore.solve(y, A, prior, method="wiener", sigma_y=1.0 / (255 * 12 ** 0.5))
             xr = richardson_lucy(y.double(), A).float()
             r = {"image": i, "kernel": j, "input": psnr_upto_shift(y, x), "known": psnr_upto_shift(xk, x),
-                 "blind": psnr_upto_shift(xb, x), "blind_diffpir": psnr_upto_shift(xbd, x), "wiener": psnr_upto_shift(xw, x), "rl": psnr_upto_shift(xr, x),
+                 "blind": psnr_upto_shift(xb, x), "blind_diffpir": float("nan") if xbd is None else psnr_upto_shift(xbd, x), "wiener": psnr_upto_shift(xw, x), "rl": psnr_upto_shift(xr, x),
                  "kerr": kernel_error(kb[0], k), "t_known": t_known, "t_blind": t_blind}
             r["gap"] = r["known"] - r["blind"]
+            r["known_method"] = args.known
             record(rows, r, csv_path)
-            write_table(rows, args)  # after every row: an interrupted run leaves the rows it finished
+            if not args.print_only:
+                write_table(rows, args)  # after every row: an interrupted run leaves the rows it finished
+    if args.print_only:
+        print(levin_table(rows))
 
 
 def record(rows: list, r: dict, csv_path) -> None:
@@ -127,7 +141,7 @@ def read_rows(names):
     for name in names:
         with open(ROOT / "benchmarks" / "results" / name) as f:
             for r in csv.DictReader(f):
-                rows.append({k: (v if k in ("image", "kernel") else float(v)) for k, v in r.items()})
+                rows.append({k: (v if k in ("image", "kernel", "known_method") else float(v)) for k, v in r.items()})
     return rows
 
 
@@ -176,22 +190,32 @@ def run_crops(args, prior):
 
 
 def write_table(rows, args):
+    crops = ROOT / "benchmarks" / "results" / "blind_crops.csv"
+    ctable = crop_table(read_rows([crops.name])) if crops.is_file() else "(not run)"
+    Path(args.out).write_text(TEMPLATE.format(table=levin_table(rows), crops=ctable,
+                                              steps=args.steps or "tuned (100)") + "\n")
+
+
+def _f(v: float) -> str:
+    return "–" if v != v else f"{v:.2f}"  # NaN: the column was skipped
+
+
+def levin_table(rows) -> str:
+    """The Levin rows as Markdown, with their mean (the known-kernel method is named in its header)."""
     cols = ["input", "known", "blind", "blind_diffpir", "wiener", "rl", "gap", "kerr", "t_known", "t_blind"]
-    lines = ["| image | kernel | input | known k (DiffPIR) | blind | blind k̂ + DiffPIR | Wiener (true k) | RL (true k) "
+    known = {str(r.get("known_method") or "diffpir") for r in rows}
+    lines = [f"| image | kernel | input | known k ({', '.join(sorted(known))}) | blind | blind k̂ + DiffPIR | Wiener (true k) | RL (true k) "
              "| gap known−blind (dB) | error ratio | kernel error | s known | s blind |", "|" + "---|" * 13]
     for r in rows:
         lines.append(f"| {r['image']} | k{r['kernel']} | {r['input']:.2f} | {r['known']:.2f} | {r['blind']:.2f} | "
-                     f"{r['blind_diffpir']:.2f} | {r['wiener']:.2f} | {r['rl']:.2f} | {r['gap']:.2f} | "
+                     f"{_f(r['blind_diffpir'])} | {r['wiener']:.2f} | {r['rl']:.2f} | {r['gap']:.2f} | "
                      f"{10 ** (r['gap'] / 10):.2f} | {r['kerr']:.2f} | {r['t_known']:.0f} | {r['t_blind']:.0f} |")
     m = {c: float(np.mean([r[c] for r in rows])) for c in cols}
     under3 = sum(10 ** (r["gap"] / 10) <= 3 for r in rows)
     lines.append(f"| **mean** | {len(rows)} | {m['input']:.2f} | {m['known']:.2f} | {m['blind']:.2f} | "
-                 f"{m['blind_diffpir']:.2f} | {m['wiener']:.2f} | {m['rl']:.2f} | {m['gap']:.2f} | "
+                 f"{_f(m['blind_diffpir'])} | {m['wiener']:.2f} | {m['rl']:.2f} | {m['gap']:.2f} | "
                  f"≤ 3: {under3}/{len(rows)} | {m['kerr']:.2f} | {m['t_known']:.0f} | {m['t_blind']:.0f} |")
-    crops = ROOT / "benchmarks" / "results" / "blind_crops.csv"
-    ctable = crop_table(read_rows([crops.name])) if crops.is_file() else "(not run)"
-    Path(args.out).write_text(TEMPLATE.format(table="\n".join(lines), crops=ctable,
-                                              steps=args.steps or "tuned (100)") + "\n")
+    return "\n".join(lines)
 
 
 def crop_table(rows) -> str:

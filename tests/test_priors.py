@@ -214,3 +214,51 @@ def test_tiny_network_trained_with_eps_loss_approaches_the_mmse():
     assert mse_net <= 1.10 * mmse, (mse_net, mmse, train_s)
     assert mse_net < 0.7 * min(4 * sigma**2, lam.sum().item())     # identity: Dσ² = 0.04; mean: tr Σ = 0.075
     # (no wall-clock assertion: speed belongs in benchmarks/, and this one failed under load)
+
+
+class _Probe(torch.nn.Module):
+    """A 'network' that records what it is given and returns it (an identity denoiser)."""
+
+    def __init__(self):
+        super().__init__()
+        from types import SimpleNamespace
+        self.net = SimpleNamespace(config={"in_channels": 3}, size_multiple=1)
+        self.w = torch.nn.Parameter(torch.zeros(()))
+        self.seen = []
+
+    def forward(self, h, s):
+        self.seen.append((h.clone(), s.clone()))
+        return h
+
+
+def test_grey_input_reaches_the_colour_network_with_independent_channel_noise():
+    """A noisy grey image z = x + σn is lifted to h = z·1 + √3σ(e − ē): the network sees the grey image with
+    independent noise of std √3σ per channel (what it was trained on, not the same noise thrice), the
+    channel mean of h is z exactly, and the answer is deterministic and per image."""
+    from restore.models.network_prior import NetworkPrior
+
+    probe = _Probe()
+    prior = NetworkPrior(probe)
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(1, 1, 96, 96, generator=g, dtype=torch.float64)
+    sigma = 0.1
+    z = x + sigma * torch.randn(x.shape, generator=g, dtype=torch.float64)
+    out = prior.denoise(z, sigma)
+    h, s = probe.seen[-1]
+    h = (h.double() + 1) / 2
+    assert float(s) == pytest.approx(2 * 3 ** 0.5 * sigma)  # [-1, 1] units: 2σ, lifted by √3
+    assert torch.allclose(h.mean(1, keepdim=True), z, atol=1e-6)
+    assert torch.allclose(out, z, atol=1e-6)  # identity network: mean over channels gives z back
+    noise = (h - x).reshape(3, -1)
+    cov = noise @ noise.T / noise.shape[1]
+    assert torch.allclose(cov.diagonal(), torch.full((3,), 3 * sigma**2, dtype=cov.dtype), rtol=0.05)
+    off = cov - torch.diag(cov.diagonal())
+    assert float(off.abs().max()) < 0.05 * 3 * sigma**2  # independent channels (replication: all equal)
+    # deterministic, batch-independent, and plain replication at σ = 0
+    z2 = torch.rand(1, 1, 96, 96, generator=g, dtype=torch.float64)
+    both = prior.denoise(torch.cat([z, z2]), torch.tensor([sigma, 0.05], dtype=torch.float64))
+    assert torch.equal(both[:1], prior.denoise(z, sigma))
+    assert torch.equal(both[1:], prior.denoise(z2, 0.05))
+    prior.denoise(z, 0.0)
+    h0 = (probe.seen[-1][0].double() + 1) / 2
+    assert torch.allclose(h0, z.expand(1, 3, 96, 96), atol=1e-6)

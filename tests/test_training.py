@@ -119,9 +119,10 @@ def test_checkpoint_roundtrip_and_prior(tmp_path):
     z = torch.rand(1, 3, 16, 16)
     manual = (model(2 * z - 1, torch.full((1, 1, 1, 1), 0.2)) + 1) / 2
     torch.testing.assert_close(prior.denoise(z, 0.1), manual, atol=1e-5, rtol=1e-5)
-    # grayscale: replicated, output averaged
+    # grayscale: lifted to independent channel noise (h = g·1 + 0.1·√3(e − ē), at σ√3), output averaged
     g = torch.rand(1, 1, 16, 16)
-    torch.testing.assert_close(prior.denoise(g, 0.1), prior.denoise(g.repeat(1, 3, 1, 1), 0.1).mean(1, keepdim=True))
+    lifted = g.repeat(1, 3, 1, 1) + 0.1 * prior.lift_pattern(16, 16, g)
+    torch.testing.assert_close(prior.denoise(g, 0.1), prior.denoise(lifted, 0.1 * 3 ** 0.5).mean(1, keepdim=True))
     # half-precision weights load as float32 and give nearly the same denoiser
     save_denoiser(model, tmp_path / "half", half=True)
     half = load_prior(str(tmp_path / "half"), device="cpu")

@@ -4,6 +4,8 @@ followed by one posterior-mean step of the diffusion prior.
     x_α = argmin_x ‖k̂ ⊛ x − y‖² + α‖∇x‖²   ⇔   X_α = conj(K̂)·Y / (|K̂|² + α Σ_d |D_d|²)   (per channel, FFT)
     x̂   = D(x_α, σ_e) = E[x₀ | x₀ + σ_e z = x_α]                                       (one prior call)
 
+(k̂ = δ, no blur: x̂ = D(y, σ_y), plain denoising — there is no kernel error to remove.)
+
 The α-term damps only the high frequencies (|D_d|² ≈ 0 near DC), where an estimated kernel is
 least reliable; the remaining error of x_α (ringing of the kernel error, amplified noise) is treated
 as Gaussian noise of level σ_e and removed by the prior's denoiser.  On Levin et al.'s set this is
@@ -56,7 +58,16 @@ def denoised_deconvolution(y: Tensor, k: Tensor, prior, sigma_y: float = 0.0, al
                            sigma_e: float = SIGMA_E, boundary: str = "reflect") -> Tensor:
     """x̂ = D(x_α, max(σ_e, 3σ_y, g·σ_y)) for one image y (C, H, W) in [0, 1], g = `noise_gain` (the
     noise the deconvolution leaves is g·σ_y: the denoiser is asked to remove at least that); returns
-    (C, H, W) in y's dtype."""
+    (C, H, W) in y's dtype.  For the delta (no blur found) nothing is deconvolved and there is no
+    kernel error to remove: x̂ = D(y, σ_y), the posterior mean of denoising (y itself at σ_y = 0), so an
+    unblurred photo comes back unchanged within its noise."""
+    c = k.shape[-1] // 2
+    if k.shape[-2] == k.shape[-1] and float(k[..., c, c]) >= 1.0 - 1e-12:
+        if float(sigma_y) <= 0:
+            return y.clamp(0, 1)
+        denoise = prior.denoise if hasattr(prior, "denoise") else prior
+        with torch.no_grad():
+            return denoise(y[None], float(sigma_y))[0].clamp(0, 1)
     xa = torch.stack([gradient_wiener(c.to(torch.float64), k, alpha, boundary) for c in y])
     s = max(float(sigma_e), 3.0 * float(sigma_y), noise_gain(k, *y.shape[-2:], alpha) * float(sigma_y))
     denoise = prior.denoise if hasattr(prior, "denoise") else prior
