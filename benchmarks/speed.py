@@ -3,8 +3,9 @@
 For each method and operator we solve one 256×256 RGB problem (σ_y = 0.025) with the default prior
 seen through `TimedPrior`, and report
 
-* ``NFE``        — network evaluations = ``prior.denoise`` calls (a DPS/ΠGDM call with a VJP counts once;
-                   DAPS counts every Heun evaluation of its inner ODE);
+* ``NFE``        — network evaluations = images passed through ``prior.denoise`` (a batch of K chains
+                   counts K; a DPS/ΠGDM call with a VJP counts once; DAPS counts every Heun evaluation
+                   of its inner ODE);
 * ``network s``  — wall time inside ``prior.denoise`` **plus** wall time inside ``torch.autograd.grad``
                    (the vector–Jacobian product through the network that DPS and ΠGDM take once per
                    step, `restore.guidance.base.Problem.denoise_vjp`; the only autograd.grad call in
@@ -83,7 +84,7 @@ class TimedPrior:
         out = self._prior.denoise(x, sigma)
         _sync(self._device)
         self.seconds += time.perf_counter() - t
-        self.calls += 1
+        self.calls += x.shape[0]  # one evaluation per image of the batch (chains run batched)
         return out
 
     @contextmanager

@@ -63,7 +63,9 @@ def test_chain_grouping_changes_memory_not_results(method, monkeypatch):
     kw = dict(method=method, sigma_y=0.05, seed=4, steps=5)
     together = restore.sample_posterior(y, A, prior, samples=3, **kw), restore.solve(y, A, prior, average=2, **kw)
     monkeypatch.setattr(guidance_base, "CHAIN_BATCH_PIXELS", 1)
+    monkeypatch.setattr(guidance_base, "CHAIN_BATCH_PIXELS_CPU", 1)
     assert len(guidance_base.chain_groups(6, 2, 64)) == 6
+    assert len(guidance_base.chain_groups(6, 2, 64, "cpu")) == 6
     torch.testing.assert_close(restore.sample_posterior(y, A, prior, samples=3, **kw), together[0], rtol=0, atol=1e-12)
     torch.testing.assert_close(restore.solve(y, A, prior, average=2, **kw), together[1], rtol=0, atol=1e-12)
 
@@ -75,6 +77,11 @@ def test_chain_groups_bound_pixels_per_batch():
     assert sizes(8, 1, 512 * 512) == [2, 2, 2, 2]
     assert sizes(3, 4, 1024 * 1024) == [1, 1, 1]
     assert [list(g) for g in guidance_base.chain_groups(5, 1, 256 * 256 * 2)] == [[0, 1, 2, 3], [4]]
+    # on a CPU the groups are smaller (a large batch is slower per image there): 2¹⁷ pixels
+    assert sizes(8, 1, 128 * 128, "cpu") == [8]
+    assert sizes(8, 1, 256 * 256, "cpu") == [2, 2, 2, 2]
+    assert sizes(3, 1, 512 * 512, "cpu") == [1, 1, 1]
+    assert sizes(8, 1, 256 * 256, torch.device("cuda")) == [8]  # no CUDA needed to name the device
 
 
 def test_average_of_exact_sampler_has_posterior_mean_and_variance_over_m():

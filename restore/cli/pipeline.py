@@ -223,7 +223,11 @@ def fit_memory(tiles, opt: Options, task: str, spec: dict, x_shape, chains: int,
     """The tile plan, made smaller when the run would not fit in memory (`memory`): only with
     ``--tile auto`` and a local operator; otherwise, or when no tile size fits, a ValueError that
     says the estimate and the available memory."""
-    groups = M.guidance().chain_groups
+    g = M.guidance()
+
+    def groups(chains, batch, pixels):  # as the solver will group them on this device
+        return g.chain_groups(chains, batch, pixels, device)
+
     est = memory.estimate(method, x_shape, chains, tiles[0] if tiles else None, opt.prior, groups)
     problem = memory.check(est, device)
     if problem is None:
@@ -411,7 +415,7 @@ def solve_plan(plan: Plan, opt: Options, show: bool) -> tuple[torch.Tensor, floa
         click.echo(f"large image: restoring in {n_tiles} tiles of {tiles[0]} px (overlap {tiles[1]} px)", err=True)
     t_solve = time.perf_counter()
     pixels = tiles[0] ** 2 if tiles else x_shape[-2] * x_shape[-1]
-    groups = len(g.chain_groups(plan.samples, 1, pixels))  # the solver runs the K chains in groups
+    groups = len(g.chain_groups(plan.samples, 1, pixels, device))  # the solver runs the K chains in groups
     with Progress(plan.steps * n_tiles * groups if plan.steps else None, f"{plan.task} ({plan.method})",
                   mode(opt.quiet or opt.json)) as bar:
         def solve_one(yt, seed):

@@ -24,7 +24,7 @@ def run_chains(method: Method, y, A, prior, sigma_y, chains: int, seed, options:
     seeds = first.seeds  # resolved once (seed=None / a Generator must not re-draw per group)
     pixels = first.image_shape[-2] * first.image_shape[-1]
     parts = []
-    for group in chain_groups(chains, first.B, pixels):
+    for group in chain_groups(chains, first.B, pixels, y.device):
         p = Problem(y, A, prior, sigma_y, len(group), seeds, schedule=schedule, callback=callback, start=start,
                     chains=group)
         with torch.no_grad():
