@@ -12,7 +12,8 @@ blind = restore.solve_blind(kernel_size 31, σ_y = 0) (default one-step posterio
 restore.solve(diffpir) with the estimated kernel and σ_y = σ_k; wiener = restore.solve(method="wiener",
 true kernel); rl = 30 Richardson–Lucy iterations with the true kernel; gap = known − blind (dB,
 Levin's error ratio r = 10^(gap/10)); kerr = ‖k̂ − k‖/‖k‖ after centring both on their centre of mass;
-seconds of the known and blind solves.  Writes benchmarks/BLIND.md and benchmarks/results/blind.csv.
+seconds of the known and blind solves.  Writes benchmarks/results/blind.csv (``--csv``) and prints the
+table, or rewrites the page ``--out`` from TEMPLATE.
 """
 from __future__ import annotations
 
@@ -74,7 +75,9 @@ def main(argv=None):
     ap.add_argument("--csv", default=None, help="rows file under benchmarks/results (default blind[_crops].csv)")
     ap.add_argument("--table-only", default=None, metavar="CSV,CSV",
                     help="write BLIND.md from these Levin rows files (benchmarks/results/...) and blind_crops.csv")
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "BLIND.md"))
+    ap.add_argument("--out", default=None,
+                    help="rewrite this page from TEMPLATE (BLIND.md's first sections only: later sections of "
+                         "BLIND.md were written by hand); without it the Levin table is printed")
     ap.add_argument("--known", default="diffpir",
                     help="method of the known-kernel solve (daps: the CLI's known-kernel default, its tuned steps "
                          "unless --steps)")
@@ -82,10 +85,11 @@ def main(argv=None):
     ap.add_argument("--print", dest="print_only", action="store_true",
                     help="print the Levin table (Markdown) of --csv instead of rewriting --out")
     args = ap.parse_args(argv)
+    args.print_only = args.print_only or args.out is None
     if args.table_only:
         rows = read_rows(args.table_only.split(","))
         if args.print_only:
-            return print(levin_table(rows))
+            return print(crop_table(rows) if "known_estep" in rows[0] else levin_table(rows))
         return write_table(rows, args)
     torch.set_num_threads(1)
     prior = restore.load_prior("default")
@@ -175,7 +179,7 @@ def run_crops(args, prior):
             y = ops.GaussianNoise(sigma)(yv, seed=seed).float()
             A = ops.Blur(k, boundary="reflect")
             t = time.perf_counter()
-            xk = restore.solve(y, A, prior, method="diffpir", sigma_y=sigma, steps=args.steps, seed=0)
+            xk = restore.solve(y, A, prior, method=args.known, sigma_y=sigma, steps=args.steps, seed=0)
             t_known = time.perf_counter() - t
             size = n if n % 2 else n + 1
             t = time.perf_counter()
@@ -186,6 +190,7 @@ def run_crops(args, prior):
                  "known_estep": psnr_upto_shift(xe, x), "blind": psnr_upto_shift(xb, x),
                  "kerr": kernel_error(kb[0], k), "t_known": t_known, "t_blind": t_blind}
             r["gap"] = r["known_estep"] - r["blind"]
+            r["known_method"] = args.known
             record(rows, r, csv_path)
 
 
@@ -220,7 +225,8 @@ def levin_table(rows) -> str:
 
 def crop_table(rows) -> str:
     cols = ["input", "known", "known_estep", "blind", "gap", "kerr", "t_known", "t_blind"]
-    lines = ["| crop | kernel | input | known k (DiffPIR) | known k (blind's E-step) | blind | gap (dB) | kernel error "
+    known = ", ".join(sorted({str(r.get("known_method") or "diffpir") for r in rows}))
+    lines = [f"| crop | kernel | input | known k ({known}) | known k (blind's E-step) | blind | gap (dB) | kernel error "
              "| s known | s blind |", "|" + "---|" * 10]
     for r in rows:
         lines.append(f"| {r['image']} | {r['kernel']} | {r['input']:.2f} | {r['known']:.2f} | {r['known_estep']:.2f} | "
@@ -237,7 +243,7 @@ Commands (2 CPU cores shared with 3 other jobs, one thread; rows files in benchm
 
     OMP_NUM_THREADS=1 python benchmarks/blind.py --images 1,2,3,4 --steps 10             # blind.csv
     OMP_NUM_THREADS=1 python benchmarks/blind.py --set crops --crops 101085,102061 --steps 10   # blind_crops.csv
-    python benchmarks/blind.py --table-only blind.csv --steps 10                         # this page
+    python benchmarks/blind.py --table-only blind.csv --steps 10 --out benchmarks/BLIND.md   # this page
 
 Data: ../shared/data/test/Levin09 (255×255 grey; blurred_sigma0 = circular blur of the sharp image,
 8-bit, no added noise).  The blind solver never sees the true kernel: `restore.solve_blind(y, prior,
