@@ -70,7 +70,8 @@ def main(argv=None):
     ap.add_argument("--kernel-size", type=int, default=31)
     ap.add_argument("--set", default="levin", choices=("levin", "crops"),
                     help="levin: the 32 blurred Levin images; crops: CBSD68 crops, 8 Levin + 4 Lai kernels")
-    ap.add_argument("--crops", default="101085", help="CBSD68 image ids for --set crops")
+    ap.add_argument("--crops", default="101085", help="image ids for --set crops (CBSD68; --split train: CBSD432)")
+    ap.add_argument("--split", default="test", choices=("test", "train"), help="--set crops: where the images are")
     ap.add_argument("--side", type=int, default=160, help="crop side for --set crops")
     ap.add_argument("--csv", default=None, help="rows file under benchmarks/results (default blind[_crops].csv)")
     ap.add_argument("--table-only", default=None, metavar="CSV,CSV",
@@ -158,6 +159,16 @@ def crop_kernels():
     return out
 
 
+def blind_statistics(y, xb, kb, sigma) -> dict:
+    """What can be seen without the truth: the noise gain g of k̂'s deconvolution, the gradient energy of
+    the result against the input's, and the residual ‖y − k̂ ∗ x̂‖ in units of σ_y (reflect boundary)."""
+    from restore.blind.deconv import noise_gain
+    g = lambda t: float(sum(d.pow(2).sum() for d in (t.diff(dim=-1), t.diff(dim=-2))))  # noqa: E731
+    res = (ops.Blur(kb, boundary="reflect")(xb.double()) - y.double()).pow(2).mean().sqrt()
+    return {"gain": noise_gain(kb, *y.shape[-2:]), "grad_ratio": (g(xb.double()) / g(y.double())) ** 0.5,
+            "resid": float(res) / sigma, "kmax": float(kb.max())}
+
+
 def run_crops(args, prior):
     """Test crops, valid convolution: y (side×side) = the valid part of k ∗ (a (side + n − 1)² crop),
     + σ_y z with σ_y = 0.01; the truth is the crop's central side×side; reflect boundary for every solve."""
@@ -165,7 +176,8 @@ def run_crops(args, prior):
     csv_path = ROOT / "benchmarks" / "results" / (args.csv or "blind_crops.csv")
     sigma = 0.01
     for cid in args.crops.split(","):
-        img = cv2.imread(str(DATA / "test" / "CBSD68" / f"{cid}.png"), cv2.IMREAD_GRAYSCALE) / 255.0
+        folder = DATA / ("train/CBSD432" if args.split == "train" else "test/CBSD68")
+        img = cv2.imread(str(next(folder.glob(f"{cid}.*"))), cv2.IMREAD_GRAYSCALE) / 255.0
         img = torch.from_numpy(img)
         for name, k in crop_kernels():
             n = k.shape[0]
@@ -179,7 +191,8 @@ def run_crops(args, prior):
             y = ops.GaussianNoise(sigma)(yv, seed=seed).float()
             A = ops.Blur(k, boundary="reflect")
             t = time.perf_counter()
-            xk = restore.solve(y, A, prior, method=args.known, sigma_y=sigma, steps=args.steps, seed=0)
+            xk = y if args.known == "none" else restore.solve(y, A, prior, method=args.known, sigma_y=sigma,
+                                                               steps=args.steps, seed=0)
             t_known = time.perf_counter() - t
             size = n if n % 2 else n + 1
             t = time.perf_counter()
@@ -188,7 +201,8 @@ def run_crops(args, prior):
             xe = denoised_deconvolution(y[0], k, prior, sigma, boundary="reflect")[None]
             r = {"image": cid, "kernel": name, "input": psnr_upto_shift(y, x), "known": psnr_upto_shift(xk, x),
                  "known_estep": psnr_upto_shift(xe, x), "blind": psnr_upto_shift(xb, x),
-                 "kerr": kernel_error(kb[0], k), "t_known": t_known, "t_blind": t_blind}
+                 "kerr": kernel_error(kb[0], k), "t_known": t_known, "t_blind": t_blind,
+                 **blind_statistics(y, xb, kb[0], sigma)}
             r["gap"] = r["known_estep"] - r["blind"]
             r["known_method"] = args.known
             record(rows, r, csv_path)
