@@ -109,7 +109,8 @@ def main(argv=None):
             k = torch.from_numpy(kernels[f"k{j}"])
             A = ops.Blur(k, boundary="circular")
             t = time.perf_counter()
-            xk = restore.solve(y, A, prior, method=args.known, sigma_y=0.0, steps=args.steps, seed=0)
+            xk = y if args.known == "none" else restore.solve(y, A, prior, method=args.known, sigma_y=0.0,
+                                                               steps=args.steps, seed=0)
             t_known = time.perf_counter() - t
             t = time.perf_counter()
             xb, kb = restore.solve_blind(y, prior, kernel_size=args.kernel_size, sigma_y=0.0, boundary="circular")
@@ -121,7 +122,8 @@ def main(argv=None):
             xr = richardson_lucy(y.double(), A).float()
             r = {"image": i, "kernel": j, "input": psnr_upto_shift(y, x), "known": psnr_upto_shift(xk, x),
                  "blind": psnr_upto_shift(xb, x), "blind_diffpir": float("nan") if xbd is None else psnr_upto_shift(xbd, x), "wiener": psnr_upto_shift(xw, x), "rl": psnr_upto_shift(xr, x),
-                 "kerr": kernel_error(kb[0], k), "t_known": t_known, "t_blind": t_blind}
+                 "kerr": kernel_error(kb[0], k), "t_known": t_known, "t_blind": t_blind,
+                 **blind_statistics(y, xb, kb[0], 1.0 / (255 * 12 ** 0.5), "circular")}
             r["gap"] = r["known"] - r["blind"]
             r["known_method"] = args.known
             record(rows, r, csv_path)
@@ -159,12 +161,12 @@ def crop_kernels():
     return out
 
 
-def blind_statistics(y, xb, kb, sigma) -> dict:
+def blind_statistics(y, xb, kb, sigma, boundary="reflect") -> dict:
     """What can be seen without the truth: the noise gain g of k̂'s deconvolution, the gradient energy of
     the result against the input's, and the residual ‖y − k̂ ∗ x̂‖ in units of σ_y (reflect boundary)."""
     from restore.blind.deconv import noise_gain
     g = lambda t: float(sum(d.pow(2).sum() for d in (t.diff(dim=-1), t.diff(dim=-2))))  # noqa: E731
-    res = (ops.Blur(kb, boundary="reflect")(xb.double()) - y.double()).pow(2).mean().sqrt()
+    res = (ops.Blur(kb, boundary=boundary)(xb.double()) - y.double()).pow(2).mean().sqrt()
     return {"gain": noise_gain(kb, *y.shape[-2:]), "grad_ratio": (g(xb.double()) / g(y.double())) ** 0.5,
             "resid": float(res) / sigma, "kmax": float(kb.max())}
 
