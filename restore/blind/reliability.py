@@ -67,7 +67,8 @@ def kernel_problem(g: Tensor, k: Tensor, prior, sigma_y: float = 0.0, boundary: 
 
 
 def residual_ratio(g: Tensor, k: Tensor, prior, sigma_y: float = 0.0, boundary: str = "reflect") -> float:
-    """‖k ⊛ x̂ − g‖_rms / max(σ_y, ``RESIDUAL_FLOOR``) for the E-step x̂ on the grey window g (H, W) (check 3)."""
+    """‖k ⊛ x̂ − g‖_rms / max(σ_y, ``RESIDUAL_FLOOR``) for the E-step x̂ on the grey window g (H, W)
+    (check 3)."""
     from operators import Blur
 
     from .deconv import denoised_deconvolution

@@ -18,18 +18,18 @@ evaluations per step), DAPS (one denoiser call per level, no Langevin noise) at 
 one image, then {10, 25} (×4 SR: steps × average ≤ 25) for the best family.  The chosen rows (mean PSNR over
 degradations × conditions, benchmarks/tuning/TUNING.md "≤ 25 evaluations"): deblur DAPS 20 levels,
 sr DAPS 25 levels × 1 chain, inpaint DiffPIR λ = 1, ζ = 1, 20 steps, denoise DAPS 20 levels,
-colorize DDNM η = 0.85, 20 steps.  Later (`defaults.py --stage variants`, 6 training crops, the prior
-that ships): DAPS's inner gradient loop takes 7 steps at lr 1.4 (deblur) and 8 at lr 1.25 (sr) instead of
-20 at 0.5 (the same PSNR, about 1/3 of the operator applications: the time outside the network drops under
-10 %), and
-sr runs 23 levels (so the whole solve stays within 25 forward equivalents); denoise became `tweedie`.  Both of the last two then gained a warm start (``start``: the solve
-begins at x₀ + σ z on the first fraction of the schedule, x₀ = `LinearOperator.warm_start(y)`: the
+colorize DDNM η = 0.85, 20 steps.  Inpainting and colorization then gained a warm start (``start``: the
+solve begins at x₀ + σ z on the first fraction of the schedule, x₀ = `LinearOperator.warm_start(y)`: the
 push–pull fill of the holes, the grey picture), chosen on CBSD432 training crops 11–13 (128², the same
 conditions): inpainting start 0.1 of {none, 0.1, 0.2, 0.3, 0.5, 0.7} — box 40² clean/noisy 29.08/29.85 dB
 against 25.68/26.76 without, 50 % random 30.04/29.04 against 27.63/26.92 (the fill alone: box
 29.19/28.22, random 29.31/27.80 — the prior adds little on a box of a clean image); colorization start 0.05 of
 {none, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7} — 25.79/25.06 against 23.89/23.25 (the grey picture itself:
-25.98/24.78).  The older rows below were tuned on circular blurs at σ_y = 0.025
+25.98/24.78).  Later (`defaults.py --stage variants`, 6 training crops, the prior that ships, TUNING.md
+"Variants of the defaults"): DAPS's inner gradient loop takes 7 steps at lr 1.4 (deblur) and 8 at lr 1.25
+(sr) instead of 20 at 0.5 (the same PSNR, about 1/3 of the operator applications: the time outside the
+network drops under 10 %), sr runs 23 levels (the whole solve stays within 25 forward equivalents),
+colorization averages 8 chains of 3 steps, and denoising became `tweedie`.  The older rows below were tuned on circular blurs at σ_y = 0.025
 (benchmarks/tuning/TUNING.md, issue 5) and still serve the methods that are not a task's default.
 
 How TUNED was chosen (benchmarks/tuning/TUNING.md has every number): grid search by

@@ -13,14 +13,15 @@ grey measurement is lifted to exactly what the network was trained on,
 
     h = z·1 + √3 σ (e − ē),      e ~ N(0, I₃) per pixel (a fixed seeded pattern),  ē its channel mean,
 
-whose noise σn·1 + √3σ(e − ē) has covariance 3σ² (uuᵀ + P⊥) = 3σ² I per pixel (u = 1/√3, P⊥ = I − uuᵀ):
-independent noise of std √3σ in each channel on the grey image x·1, with z = mean_c h_c recovered
-exactly (the added part has zero channel mean, so it carries no information and loses none).  Then
+whose noise σn·1 + √3σ(e − ē) has covariance 3σ² (uuᵀ + P⊥) = 3σ² I per pixel (u = (1, 1, 1)/√3,
+P⊥ = I − uuᵀ): independent noise of std √3σ in each channel on the grey image x·1, with z = mean_c h_c
+recovered exactly (the added part has zero channel mean, so it carries no information and loses none).
+Then
 
     D_grey(z, σ) = mean_c D(h, √3σ)_c.
 
-The pattern e is drawn from a fixed seed (`LIFT_SEED`) for the image size: deterministic, and the same for every
-image of a batch (batch size never changes a result).  At σ = 0 it is plain replication.
+The pattern e is drawn from a fixed seed (`LIFT_SEED`) for the image size: deterministic, and the same
+for every image of a batch (batch size never changes a result).  At σ = 0 it is plain replication.
 """
 from __future__ import annotations
 
