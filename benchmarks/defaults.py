@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import json
 import math
 import sys
@@ -80,6 +81,7 @@ FIELDS = ["stage", "task", "deg", "cond", "image", "method", "options", "nfe", "
 OLD_PRIOR = "step3000"
 
 
+@functools.lru_cache(maxsize=None)
 def prior_tag() -> str:
     """The shipped prior's identity in the rows: ``step<N>`` from restore/weights/default.json."""
     meta = json.loads((ROOT / "restore" / "weights" / "default.json").read_text())

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["gradients", "otf", "kernel_from_otf", "onesided_mean", "fit_kernel", "project_kernel", "delta_kernel",
+__all__ = ["gradients", "otf", "kernel_from_otf", "onesided_mean", "fit_kernel", "project_kernel", "delta_kernel", "is_delta",
            "center_of_mass", "shift_kernel", "resize_kernel", "connected_pieces", "drop_small_pieces",
            "fit_gaussian_std"]
 
@@ -44,6 +44,12 @@ def delta_kernel(size: int, dtype=torch.float64, device=None) -> Tensor:
     k = torch.zeros(size, size, dtype=dtype, device=device)
     k[size // 2, size // 2] = 1.0
     return k
+
+
+def is_delta(k: Tensor) -> bool:
+    """Whether a non-negative kernel of sum 1 is the N×N identity: all its mass on the centre pixel."""
+    c = k.shape[-1] // 2
+    return k.shape[-2] == k.shape[-1] and float(k[..., c, c]) >= 1.0 - 1e-12
 
 
 def gradients(x: Tensor) -> tuple[Tensor, Tensor]:

@@ -84,3 +84,11 @@ def test_one_sided_spectra_match_the_full_ones():
         assert abs(onesided_mean(half.abs() ** 2, w) - float(P.mean())) < 1e-12 * float(P.mean())
         assert torch.allclose(kernel_from_otf(half * half.conj(), 9, (h, w)), kernel_from_otf(full * full.conj(), 9),
                               atol=1e-13)
+
+
+def test_is_delta_is_the_identity_kernel_only():
+    from operators.kernel_fit import is_delta
+
+    assert is_delta(delta_kernel(9)) and is_delta(delta_kernel(1))
+    assert not is_delta(shift_kernel(delta_kernel(9), 1, 0))  # a shift is not "no blur"
+    assert not is_delta(ops.gaussian_kernel(9, 1.0).double())

@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from operators.kernel_fit import gradients, otf
+from operators.kernel_fit import gradients, is_delta, otf
 
 from .taper import crop, taper_pad
 
@@ -61,16 +61,14 @@ def denoised_deconvolution(y: Tensor, k: Tensor, prior, sigma_y: float = 0.0, al
     (C, H, W) in y's dtype.  For the delta (no blur found) nothing is deconvolved and there is no
     kernel error to remove: x̂ = D(y, σ_y), the posterior mean of denoising (y itself at σ_y = 0), so an
     unblurred photo comes back unchanged within its noise."""
-    c = k.shape[-1] // 2
-    if k.shape[-2] == k.shape[-1] and float(k[..., c, c]) >= 1.0 - 1e-12:
+    denoise = prior.denoise if hasattr(prior, "denoise") else prior
+    if is_delta(k):
         if float(sigma_y) <= 0:
             return y.clamp(0, 1)
-        denoise = prior.denoise if hasattr(prior, "denoise") else prior
         with torch.no_grad():
             return denoise(y[None], float(sigma_y))[0].clamp(0, 1)
     xa = torch.stack([gradient_wiener(c.to(torch.float64), k, alpha, boundary) for c in y])
     s = max(float(sigma_e), 3.0 * float(sigma_y), noise_gain(k, *y.shape[-2:], alpha) * float(sigma_y))
-    denoise = prior.denoise if hasattr(prior, "denoise") else prior
     with torch.no_grad():
         x = denoise(xa.clamp(-0.25, 1.25)[None].to(y.dtype), s)[0]
     return x.clamp(0, 1)

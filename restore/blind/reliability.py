@@ -29,9 +29,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from operators.kernel_fit import connected_pieces
+from operators.kernel_fit import connected_pieces, is_delta
 
-__all__ = ["kernel_problem", "residual_ratio", "NOISE_LIMIT", "MIN_TOP_PIECE", "MAX_PIECES", "MAX_RESIDUAL",
+__all__ = ["kernel_problem", "estep_residual", "NOISE_LIMIT", "MIN_TOP_PIECE", "MAX_PIECES", "MAX_RESIDUAL",
            "RESIDUAL_FLOOR"]
 
 NOISE_LIMIT = 0.02
@@ -53,22 +53,21 @@ def kernel_problem(g: Tensor, k: Tensor, prior, sigma_y: float = 0.0, boundary: 
     passes the checks of the module docstring."""
     if float(sigma_y) > NOISE_LIMIT:
         return f"the noise (σ_y {float(sigma_y):.3g}) is too strong to estimate the blur from"
-    n = k.shape[-1]
-    c = n // 2
-    if float(k[c, c]) >= 1.0 - 1e-12:
+    if is_delta(k):
         return None  # already the delta
     mass = _pieces(k)
     if float(mass[0]) < MIN_TOP_PIECE or mass.numel() > MAX_PIECES:
         return "the estimated kernel is scattered (not a plausible blur)"
-    r = residual_ratio(g, k, prior, sigma_y, boundary)
+    r = estep_residual(g, k, prior, sigma_y, boundary)
     if r > MAX_RESIDUAL:
         return f"the deblurred image does not explain the photo (residual {r:.1f}× the noise)"
     return None
 
 
-def residual_ratio(g: Tensor, k: Tensor, prior, sigma_y: float = 0.0, boundary: str = "reflect") -> float:
+def estep_residual(g: Tensor, k: Tensor, prior, sigma_y: float = 0.0, boundary: str = "reflect") -> float:
     """‖k ⊛ x̂ − g‖_rms / max(σ_y, ``RESIDUAL_FLOOR``) for the E-step x̂ on the grey window g (H, W)
-    (check 3)."""
+    (check 3).  The raw residual of x̂ itself: `restore.guidance.residual.residual_ratio` (the CLI's fit
+    report) first refits an image near x̂ to y, which is what would hide an E-step that blew up."""
     from operators import Blur
 
     from .deconv import denoised_deconvolution

@@ -43,7 +43,7 @@ class NetworkPrior(PriorBase):
         self.model = model
         self.config = config or {}
         self.channels = None  # colour network, grayscale lifted (module docstring)
-        self._lift = None  # the last fixed pattern √3·(e − ē): (shape, device, dtype, tensor)
+        self._lift = None  # the last fixed pattern √3·(e − ē): ((h, w, device, dtype), tensor)
         self.net_channels = model.net.config["in_channels"]
         self.size_multiple = model.net.size_multiple
         self.autocast = False  # bf16 autocast on CPU: faster, ~0.05 dB lower; off by default
