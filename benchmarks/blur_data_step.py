@@ -99,6 +99,7 @@ def crop(path: str, side: int = 256) -> torch.Tensor:
 
 
 def main(argv=None):
+    restore.keep_freed_memory()  # as the CLI does: the network's forward times match the commands'
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--kernels", default="motion,gauss")

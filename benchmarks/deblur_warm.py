@@ -70,6 +70,7 @@ def warm(A, sigma_y, x0, prior):
 
 
 def main(argv=None):
+    restore.keep_freed_memory()  # as the CLI does: the network's forward times match the commands'
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--images", type=int, default=2)
     ap.add_argument("--prior", default="default")

@@ -13,7 +13,7 @@ quantised to 8 bits, as a saved photo is):
 
 * deblur: y = the *valid* part of k ∗ (a (128 + n − 1)² crop) — no periodic border — for a Gaussian
   (13×13, std 2) and Levin et al.'s kernels k3 (15×15) and k8 (23×23); solved with
-  ``Blur(k, boundary="reflect")`` and the CLI's 25-iteration CG cap (`restore.cli.specs.CG_MAX_ITER`);
+  ``Blur(k, boundary="reflect")`` with the CLI's CG settings (`restore.cli.specs.build`);
 * sr: ``Downsample(4, "bicubic")`` (32×32 → 128×128);
 * inpaint: a 40×40 box (seeded position, 8 px from the border) and 50 % random missing pixels;
 * denoise: identity;  colorize: ``Grayscale()``;
@@ -143,9 +143,10 @@ def measure(path, task, deg, cond):
         big = central(img, SIDE + 2 * m)
         x = big[..., m:m + SIDE, m:m + SIDE]
         ax = ops.Blur(k, boundary="circular")(big)[..., m:m + SIDE, m:m + SIDE]  # valid part: no wrap reaches it
-        from restore.cli.specs import CG_MAX_ITER
-        A = ops.Blur(k, boundary="reflect")
-        A.cg_max_iter, A.cg_warn = CG_MAX_ITER, False
+        from restore.cli.specs import CG_MAX_ITER, PCG_MAX_ITER
+        A = ops.Blur(k, boundary="reflect")  # CG as `restore.cli.specs.build` sets it:
+        A.cg_precondition = A.cosine_diagonal  # cosine-preconditioned for a mirror-symmetric kernel
+        A.cg_max_iter, A.cg_warn = (PCG_MAX_ITER if A.cg_precondition else CG_MAX_ITER), False
     else:
         x = central(img, SIDE)
         if task == "sr":
@@ -335,6 +336,7 @@ def ranked(rows, task, images, exclude_today=True):
 
 
 def main(argv=None):
+    restore.keep_freed_memory()  # as the CLI does: the network's forward times match the commands'
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--stage", choices=("A", "today", "B", "C", "tools", "noise", "test", "variants"))
     ap.add_argument("--variants", default="[]",

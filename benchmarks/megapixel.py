@@ -66,6 +66,7 @@ def degrade(task: str, x: np.ndarray, rng) -> tuple[np.ndarray, list[str], dict]
 def forward_seconds_per_pixel(reps: int = 3) -> float:
     import restore
     from defaults import forward_seconds  # benchmarks/defaults.py
+    restore.keep_freed_memory()  # as the CLI does: the network's forward times match the commands'
     with torch.inference_mode():
         return forward_seconds(restore.load_prior("default"), reps, TILE) / TILE**2
 

@@ -177,6 +177,7 @@ def markdown(rows) -> str:
 
 
 def main(argv=None):
+    restore.keep_freed_memory()  # as the CLI does: the network's forward times match the commands'
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--device", default="auto", help="auto (cuda when available) | cpu | cuda")
     ap.add_argument("--steps", type=int, default=10)

@@ -114,6 +114,8 @@ def markdown(path: Path) -> str:
 
 
 def main(argv=None) -> None:
+    import restore
+    restore.keep_freed_memory()  # as the CLI does
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--method", default=None)
     ap.add_argument("--grid", default="", help="space-separated NAME=v1,v2 axes (steps=... included)")

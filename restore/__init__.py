@@ -10,6 +10,8 @@ Public entry points (imported lazily so that ``import restore`` stays fast):
 - ``restore.solve_blind(y, prior, kernel_size=31, method="diffpir", sigma_y=...)``  blind deblurring:
   (image, kernel) with the kernel estimated from y itself (`restore.blind`)
 - ``restore.load_prior(name_or_path)``  the default prior or a checkpoint
+- ``restore.keep_freed_memory()``  glibc keeps large freed blocks for reuse: about 2x faster networks
+  on CPU, at the price of a resident size that stays near its peak (the command line turns it on)
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ _LAZY = {
     "sample_posterior": ("restore.guidance", "sample_posterior"),
     "load_prior": ("restore.models.registry", "load_prior"),
     "solve_blind": ("restore.blind", "solve_blind"),
+    "keep_freed_memory": ("restore.allocator", "keep_freed_memory"),
 }
 
 
@@ -33,4 +36,4 @@ def __getattr__(name):
     raise AttributeError(f"module 'restore' has no attribute {name!r}")
 
 
-__all__ = ["sample", "solve", "sample_posterior", "solve_blind", "load_prior", "__version__"]
+__all__ = ["sample", "solve", "sample_posterior", "solve_blind", "load_prior", "keep_freed_memory", "__version__"]

@@ -188,3 +188,37 @@ def test_ddnm_refuses_eta_zero_with_noisy_measurements():
         restore.solve(y, A, _prior(), "ddnm", sigma_y=0.05, steps=4, eta=0.0)
     out = restore.solve(A(x), A, _prior(), "ddnm", sigma_y=0.0, steps=4, eta=0.0)  # noiseless: plain DDNM
     assert torch.isfinite(out).all()
+
+
+# -- DAPS's conjugate-gradient inner solve --------------------------------------------------------------
+def test_daps_cg_inner_solve_is_the_gaussian_map_and_its_krylov_truncation():
+    """gaussian_map_cg: with as many steps as unknowns it is the exact minimiser of
+    ‖x − x̂‖²/(2r²) + ‖𝒜x − y‖²/(2σ²) (dense solve); one step is steepest descent with the exact line
+    search; each image of a batch is its own system."""
+    from restore.guidance.daps import gaussian_map_cg
+    A = O.UniformBlur(3, boundary="reflect")
+    g = torch.Generator().manual_seed(3)
+    shape = (1, 1, 3, 3)
+    xhat, y = torch.rand(2, *shape[1:], generator=g, dtype=torch.float64), torch.rand(2, *shape[1:], generator=g,
+                                                                                      dtype=torch.float64)
+    r2, sy2 = 0.3, torch.tensor([0.05, 0.2], dtype=torch.float64).reshape(2, 1, 1, 1)
+    aty = A.adjoint(y) / sy2
+    M = torch.stack([A(e.reshape(shape)).reshape(-1) for e in torch.eye(9, dtype=torch.float64)], 1)
+    for i in range(2):
+        H = torch.eye(9, dtype=torch.float64) / r2 + M.T @ M / sy2[i].item()
+        exact = torch.linalg.solve(H, xhat[i].reshape(-1) / r2 + aty[i].reshape(-1))
+        torch.testing.assert_close(gaussian_map_cg(A, xhat, aty, r2, sy2, 9)[i].reshape(-1), exact)
+        grad = H @ xhat[i].reshape(-1) - (xhat[i].reshape(-1) / r2 + aty[i].reshape(-1))
+        step = xhat[i].reshape(-1) - (grad @ grad) / (grad @ H @ grad) * grad
+        torch.testing.assert_close(gaussian_map_cg(A, xhat, aty, r2, sy2, 1)[i].reshape(-1), step)
+        alone = gaussian_map_cg(A, xhat[i:i + 1], aty[i:i + 1], r2, sy2[i:i + 1], 2)
+        torch.testing.assert_close(alone, gaussian_map_cg(A, xhat, aty, r2, sy2, 2)[i:i + 1], rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("bad,match", [({"inner": "newton"}, "inner"), ({"inner": "cg", "noise": 1.0}, "noise=0"),
+                                       ({"inner": "cg", "noise": 0.0, "cg_steps": 0}, "cg_steps")])
+def test_daps_inner_options_are_checked(bad, match):
+    A = O.UniformBlur(3, boundary="reflect")
+    _, y = _measure(A, 1, 0.05, batch=1)
+    with pytest.raises(ValueError, match=match):
+        restore.solve(y, A, _prior(), method="daps", sigma_y=0.05, steps=2, **bad)

@@ -218,19 +218,30 @@ class Problem:
             self._spectral = Spectral(self.A, self.y, self.sigma_y, self.x_shape)
         return self._spectral
 
-    def operator_norm2(self, iters: int = 30) -> Tensor:
-        """‖𝒜‖² per row, (N, 1, 1, 1): max s² from the SVD, else power iteration on 𝒜ᵀ𝒜 from a fixed
-        start (deterministic, per image)."""
+    def operator_norm2(self, iters: int = 30, rtol: float = 1e-3) -> Tensor:
+        """‖𝒜‖² per row, (N, 1, 1, 1): max s² from the SVD, else power iteration on 𝒜ᵀ𝒜,
+
+            v ← 𝒜ᵀ𝒜v/‖v‖,   λ_k = ⟨𝒜ᵀ𝒜v, v⟩/‖v‖²   (non-decreasing, → ‖𝒜‖²),
+
+        from a fixed start v = 1 + z (z white, seed 0: half the energy on the constant image, the top
+        singular vector of a blur or downsampling, half spread), stopped per image at the first k with
+        |λ_k − λ_{k−1}| ≤ rtol·λ_k (blurs: 3 iterations, within 0.5 % of λ_60; 30 from z alone reached
+        0.4 % below it) or after ``iters``.  Each image's value depends on its own iterates only (the
+        batch never changes it)."""
         spec = self.spectral()
         if spec is not None:
             return (spec.s.max() ** 2).expand(self.N).reshape(-1, 1, 1, 1).to(self.dtype)
         g = torch.Generator().manual_seed(0)
-        v = torch.randn(self.image_shape, generator=g, dtype=torch.float64).to(self.device, self.dtype)
-        v = v.expand(self.x_shape).clone()
-        lam = torch.ones(self.N, 1, 1, 1, device=self.device, dtype=self.dtype)
+        v = 1 + torch.randn(self.image_shape, generator=g, dtype=torch.float64)
+        v = v.to(self.device, self.dtype).expand(self.x_shape).clone()
+        lam = torch.zeros(self.N, 1, 1, 1, device=self.device, dtype=self.dtype)
+        done = torch.zeros(self.N, 1, 1, 1, device=self.device, dtype=torch.bool)
         for _ in range(iters):
             v = v / per_image(batch_dot(v, v).sqrt().clamp_min(1e-30), v)
             w = self.A.normal(v)
-            lam = per_image(batch_dot(w, v), v)
-            v = w
+            new = torch.where(done, lam, per_image(batch_dot(w, v), v))
+            done = done | ((new - lam).abs() <= rtol * new.abs())
+            lam, v = new, w
+            if bool(done.all()):
+                break
         return lam * 1.05  # small safety margin on the power-iteration estimate

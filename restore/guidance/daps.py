@@ -17,6 +17,17 @@ Annealing over levels σ_0 > … > σ_{n−1} (a Karras grid from the schedule's
        η_t = lr / (1/r_t² + ‖𝒜‖²/σ_y²)      (lr < 1 keeps the step stable in the stiffest direction;
                                               ‖𝒜‖² from the SVD or a per-image power iteration)
 
+   With ``inner="cg"`` (requires c = 0) the gradient steps are replaced by ``cg_steps`` conjugate
+   gradient iterations from x̂₀ on the same quadratic, i.e. on the normal equations
+
+       (I/r_t² + 𝒜ᵀ𝒜/σ_y²) x₀ = x̂₀/r_t² + 𝒜ᵀy/σ_y²,
+
+   unpreconditioned, for every operator: each iteration costs one 𝒜ᵀ𝒜 as a gradient step does, and
+   CG's Krylov polynomial moves the slow directions further than gradient descent's (1 − η_t h)ⁿ with
+   fewer steps.  Few steps on purpose: run to convergence (a preconditioner, an SVD) x₀ is the exact
+   minimiser, which at a small σ_y amplifies noise where 𝒜 is weak (Gaussian blur on 8-bit data:
+   −5 dB, benchmarks/SPEED.md).
+
 3. re-noise to the next level: x_{t+1} = x₀ + σ_{t+1} z (the result is x₀ of the last level).
 
 σ_y is floored at 1/(255√12) (``sigma_floor``, the likelihood is otherwise degenerate).  Defaults:
@@ -30,27 +41,48 @@ import math
 
 import torch
 
+from operators.cg import conjugate_gradient
+
 from ..sampling import get_sigmas_karras, sample_ode
 from .base import QUANTIZATION_SIGMA, Problem
 from .registry import Method, register
 
-DEFAULTS = {"steps": 50, "ode_steps": 5, "langevin_steps": 20, "lr": 0.5, "sigma_min": 0.005, "noise": 1.0}
+DEFAULTS = {"steps": 50, "ode_steps": 5, "langevin_steps": 20, "lr": 0.5, "sigma_min": 0.005, "noise": 1.0,
+            "inner": "langevin", "cg_steps": 3}
+INNER = ("langevin", "cg")
+
+
+def gaussian_map_cg(A, x0hat, aty, r2, sy2, steps: int) -> torch.Tensor:
+    """``steps`` CG iterations from x̂₀ on (I/r² + 𝒜ᵀ𝒜/σ_y²) x = x̂₀/r² + aty, with aty = 𝒜ᵀy/σ_y²
+    (per image; ``sy2`` a float or (N, 1, 1, 1))."""
+    return conjugate_gradient(lambda u: u / r2 + A.normal(u) / sy2, x0hat / r2 + aty, x0hat,
+                              tol=0.0, max_iter=steps, warn=False)
 
 
 def run(p: Problem, steps: int = DEFAULTS["steps"], ode_steps: int = DEFAULTS["ode_steps"],
         langevin_steps: int = DEFAULTS["langevin_steps"], lr: float = DEFAULTS["lr"],
         sigma_min: float = DEFAULTS["sigma_min"], sigma_max: float | None = None,
         sigma_floor: float = QUANTIZATION_SIGMA, r: str = "gaussian", data_var: float | None = None,
-        noise: float = DEFAULTS["noise"], sigmas=None) -> torch.Tensor:
+        noise: float = DEFAULTS["noise"], inner: str = DEFAULTS["inner"], cg_steps: int = DEFAULTS["cg_steps"],
+        sigmas=None) -> torch.Tensor:
     if r not in ("gaussian", "sigma"):
         raise ValueError(f"r must be 'gaussian' or 'sigma', got {r!r}")
+    if inner not in INNER:
+        raise ValueError(f"inner must be one of {INNER}, got {inner!r}")
+    if inner == "cg" and noise != 0:
+        raise ValueError("inner='cg' minimises the inner loop's quadratic (no Langevin noise): set noise=0")
+    if inner == "cg" and (int(cg_steps) != cg_steps or cg_steps < 1):
+        raise ValueError(f"cg_steps must be a positive integer, got {cg_steps!r}")
     v = p.schedule.init_scale**2 if data_var is None else float(data_var)
     if sigmas is None:
         smax = p.schedule.sigma_max if sigma_max is None else float(sigma_max)
         sigmas = get_sigmas_karras(int(steps), sigma_min, smax)
     grid = p.sigmas(steps, sigmas)
     sy2 = p.sigma_y.clamp(min=sigma_floor) ** 2
-    anorm2 = p.operator_norm2()
+    if inner == "cg":
+        aty = p.A.adjoint(p.y) / sy2
+    else:
+        anorm2 = p.operator_norm2()
 
     def denoiser(x, sb):
         return p.denoise(x, float(sb.reshape(-1)[0]))
@@ -66,6 +98,11 @@ def run(p: Problem, steps: int = DEFAULTS["steps"], ode_steps: int = DEFAULTS["o
         x0hat = sample_ode(denoiser, x, ode_grid.to(torch.float64))
         p.report(i, x, x0hat, s)
         r2 = s**2 if r == "sigma" else v * s**2 / (v + s**2)
+        if inner == "cg":
+            x0 = gaussian_map_cg(p.A, x0hat, aty, r2, sy2, int(cg_steps))
+            if sn > 0:
+                x = x0 + sn * p.noise.randn()
+            continue
         eta = lr / (1.0 / r2 + anorm2 / sy2)
         x0 = x0hat
         for _ in range(langevin_steps):
