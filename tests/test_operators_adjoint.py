@@ -187,3 +187,21 @@ def test_operators_state_their_task_and_repeat_per_image_data():
     assert A.repeat(1, 3) is A and O.GaussianBlur(3, 1.0).repeat(4, 2).task == "deblur"
     C = (O.Downsample(2, "box") @ A).repeat(2, 3)
     torch.testing.assert_close(C(x), torch.cat([O.Downsample(2, "box")(A(x[:3])), O.Downsample(2, "box")(A(x[3:]))]))
+
+
+@pytest.mark.parametrize("hw,pads", [((5, 7), (2, 1, 3, 0)), ((12, 9), (4, 1, 1, 5)), ((3, 3), (2, 2, 2, 2)),
+                                     ((6, 6), (0, 0, 0, 0))])
+def test_reflect_padding_fast_path_is_the_gather_and_its_adjoint(hw, pads):
+    """pad2d/pad2d_adjoint's reflect fast path (torch's reflection kernel; the border strips folded back)
+    equals the generic gather / scatter-add over `source_index` exactly, and ⟨Px, u⟩ = ⟨x, Pᵀu⟩."""
+    from operators.padding import pad2d, pad2d_adjoint, source_index
+    (h, w), (top, bottom, left, right) = hw, pads
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 1, h, w, generator=g, dtype=torch.float64)
+    u = torch.rand(2, 1, h + top + bottom, w + left + right, generator=g, dtype=torch.float64)
+    jh, jw = source_index(h, top, bottom, "reflect"), source_index(w, left, right, "reflect")
+    assert torch.equal(pad2d(x, pads, "reflect"), x.index_select(-2, jh).index_select(-1, jw))
+    v = u.new_zeros(2, 1, h, u.shape[-1]).index_add_(-2, jh, u)
+    torch.testing.assert_close(pad2d_adjoint(u, pads, "reflect"), v.new_zeros(2, 1, h, w).index_add_(-1, jw, v),
+                               rtol=0, atol=1e-15)
+    torch.testing.assert_close((pad2d(x, pads, "reflect") * u).sum(), (x * pad2d_adjoint(u, pads, "reflect")).sum())

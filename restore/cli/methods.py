@@ -4,11 +4,11 @@ Per-task defaults (first one present in the registry wins):
 
 | task     | default   | evaluations | why |
 |----------|-----------|---:|-----|
-| deblur   | daps      | 20 | best of the ≤ 25-evaluation grid on valid-convolution blurs (reflect boundary): its data step is gradient descent, no CG in the loop |
-| sr       | daps      | 25 | best of the grid (one 25-level chain tied with 8 × 3 and 6 × 4 averages) |
+| deblur   | daps      | 20 | best of the ≤ 25-evaluation grid on valid-convolution blurs (reflect boundary); its data step: 4 CG steps on the level's quadratic (+0.35 dB over 7 gradient steps) |
+| sr       | daps      | 20 | best of the grid (one chain tied with 8 × 3 and 6 × 4 averages); 20 levels × 3 CG steps keep 1 MP within 25 forward equivalents |
 | inpaint  | diffpir   | 20 | λ = 1, ζ = 1, warm start 0.1 from the push–pull fill: beats Navier–Stokes (RESULTS.md) |
 | denoise  | tweedie   |  1 | the posterior mean D(y, σ_y) itself: 1.4–2.0 dB above DAPS 20 at σ = 0.01–0.1, 20× cheaper |
-| colorize | ddnm      | 20 | exact SVD, the measured luminance kept exactly; warm start 0.05 from the grey picture |
+| colorize | ddnm      | 21 | the mean of 7 chains × 3 steps; exact SVD, the measured luminance kept exactly; warm start 0.05 from the grey picture |
 
 Chosen by benchmarks/defaults.py on training crops under real conditions (8-bit clean and noisy inputs,
 non-periodic blurs, Levin kernels) within 25 network evaluations (issues 14, 19); the settings are in
