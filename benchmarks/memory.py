@@ -27,6 +27,9 @@ import operators as ops
 from restore.guidance import solve
 from restore.models.registry import load_prior
 method, n, device = sys.argv[1], int(sys.argv[2]), torch.device(sys.argv[3])
+if sys.argv[4] == "keep":
+    from restore.allocator import keep_freed_memory
+    assert keep_freed_memory()
 torch.set_num_threads(1)
 def rss():
     with open("/proc/self/statm") as f:
@@ -52,8 +55,9 @@ print(json.dumps({"method": method, "n": n, "peak": peak, "model": model}))
 """
 
 
-def measure(method: str, n: int, device: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", CHILD, method, str(n), device], capture_output=True, text=True,
+def measure(method: str, n: int, device: str, allocator: str = "system") -> dict:
+    out = subprocess.run([sys.executable, "-c", CHILD, method, str(n), device, allocator], capture_output=True,
+                         text=True,
                          check=True, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -63,13 +67,15 @@ def main():
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--sizes", default=",".join(map(str, SIZES)))
+    ap.add_argument("--allocator", choices=("system", "keep"), default="system",
+                    help="keep: as the CLI runs (restore.allocator.keep_freed_memory); system: glibc's defaults")
     a = ap.parse_args()
     sizes = [int(s) for s in a.sizes.split(",")]
     print("| method | " + " | ".join(f"{n}² (MB)" for n in sizes) + " | f (bytes/pixel) | c (MB) | "
           "estimate (restore.cli.memory, MB) |")
     print("|---|" + "---:|" * (len(sizes) + 3))
     for m in a.methods.split(","):
-        rows = [measure(m, n, a.device) for n in sizes]
+        rows = [measure(m, n, a.device, a.allocator) for n in sizes]
         px = [r["n"] ** 2 for r in rows]
         fit = "– | –"
         if len(set(px)) > 1:

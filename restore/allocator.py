@@ -56,3 +56,8 @@ def keep_freed_memory(keep_bytes: int = KEEP_BYTES) -> bool:
     keep = ctypes.c_int(min(int(keep_bytes), 2**31 - 1))
     _applied = bool(libc.mallopt(M_MMAP_MAX, 0)) and bool(libc.mallopt(M_TRIM_THRESHOLD, keep))
     return _applied
+
+
+def active() -> bool:
+    """Whether `keep_freed_memory` is in effect in this process."""
+    return _applied

@@ -4,7 +4,7 @@ The solver's peak grows with the pixels of the chains it runs at once (measured 
 ``benchmarks/memory.py``, default prior, 2 steps, one chain, 64²/128²/256² on CPU, fitted as
 ``c + f·H·W``; benchmarks/MEMORY.md):
 
-    solve  = SAFETY · (FIXED + f[method] · width · chains_in_flight · tile_pixels) + weights
+    solve  = SAFETY · (FIXED + h · f[method] · width · chains_in_flight · tile_pixels) + weights
     host   = 4 · C · H · W · (2·K + 6)      (image, measurement, K samples, blend, encoded outputs)
 
 f is about 1.4–1.8 kB per pixel for the methods that only evaluate the network (ddrm, ddnm,
@@ -13,7 +13,8 @@ projection, diffpir, daps) and 6.8–8.0 kB for those that back-propagate throug
 grow with channel width, weights with its square); ``chains_in_flight`` is the largest group of
 chains the solver batches (`restore.guidance.chain_groups`).  On CPU solve + host is compared with
 ``MemAvailable`` (/proc/meminfo); on CUDA solve with the device's free memory and host with RAM.
-``RESTORE_MEMORY_LIMIT`` (e.g. ``2G``, ``500M``) caps the memory the run may plan for.
+``RESTORE_MEMORY_LIMIT`` (e.g. ``2G``, ``500M``) caps the memory the run may plan for.  h = ``KEPT_HEAP``
+(1.2) while the process keeps freed memory for reuse (`restore.allocator`, on in the CLI), else 1.
 """
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ from pathlib import Path
 
 import torch
 
+from .. import allocator
+
 #: bytes per pixel of one chain (fitted slope f, benchmarks/memory.py on CPU; 3-channel images)
 BYTES_PER_PIXEL = {"ddrm": 1428, "ddnm": 1403, "projection": 1665, "diffpir": 1581, "daps": 1773,
                    "pigdm": 6796, "dps": 8008, "pinv": 200, "wiener": 200,
@@ -31,6 +34,10 @@ BYTES_PER_PIXEL = {"ddrm": 1428, "ddnm": 1403, "projection": 1665, "diffpir": 15
 GRADIENT_BYTES_PER_PIXEL = 8008  # an unknown method: assume it back-propagates through the network
 FIXED = 64 * 2**20               # fitted intercepts were 10–61 MB
 SAFETY = 1.25
+#: the per-pixel term × this while `restore.allocator.keep_freed_memory` is on (the CLI): a heap that keeps
+#: what it freed fragments over a long solve — whole-image runs of 20 steps peaked up to 1.13× the 2-step
+#: fit at 0.25–1 MP (benchmarks/MEMORY.md, session 8)
+KEPT_HEAP = 1.2
 DEFAULT_WEIGHT_BYTES = 5_139_774  # restore/weights/default.safetensors (float16)
 LIMIT_ENV = "RESTORE_MEMORY_LIMIT"
 
@@ -119,7 +126,8 @@ def estimate(method: str, x_shape, chains: int, tile: int | None, prior: str, ch
     weights = weight_bytes(prior)
     width = max(1.0, math.sqrt(weights / (2 * DEFAULT_WEIGHT_BYTES)))
     f = BYTES_PER_PIXEL.get(method, GRADIENT_BYTES_PER_PIXEL)
-    solve = int(SAFETY * (FIXED + f * width * in_flight * pixels)) + weights
+    heap = KEPT_HEAP if allocator.active() else 1.0
+    solve = int(SAFETY * (FIXED + heap * f * width * in_flight * pixels)) + weights
     host = 4 * c * h * w * (2 * chains + 6)
     return Estimate(solve, host)
 
