@@ -11,9 +11,10 @@ took 3.0 s with glibc's defaults and 1.3 s with
 
 (1024²: 13.9 s → 5.8 s; same peak resident memory).  The cost: memory freed by the process is handed
 back to the system only above KEEP_BYTES, so the resident size stays near its peak while the process
-lives — right for a command, a choice for a long-lived pipeline.  Hence the command line turns it on
-(``RESTORE_MALLOC=system`` leaves glibc's defaults), and Python code opts in by calling
-`keep_freed_memory()`.  Elsewhere than glibc (macOS, Windows, musl) it does nothing and says so.
+lives — right for a command, a choice for a long-lived pipeline.  Hence the restoration commands (deblur,
+sr, inpaint, denoise, colorize: `restore.cli.pipeline.run`) turn it on (``RESTORE_MALLOC=system`` leaves
+glibc's defaults); ``train`` and ``bench``, which may run as several ranks under torchrun, do not (their
+tensors are small crops); Python code opts in by calling `keep_freed_memory()`.  Elsewhere than glibc (macOS, Windows, musl) it does nothing and says so.
 """
 from __future__ import annotations
 

@@ -20,7 +20,6 @@ import sys
 import click
 
 from .. import __version__
-from ..allocator import keep_freed_memory
 from ..interrupts import Terminated, sigterm_raises
 
 #: exceptions that mean "the input is bad", reported in one line
@@ -52,7 +51,6 @@ class RestoreGroup(click.Group):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         debug = os.environ.get("RESTORE_DEBUG", "") not in ("", "0")
-        keep_freed_memory()  # large tensors reused, not re-faulted: ~2x faster on CPU (restore.allocator)
         try:
             with sigterm_raises():
                 rv = super().main(args, prog_name or "restore", complete_var, standalone_mode=False, **extra)

@@ -21,6 +21,7 @@ import torch
 
 import operators as ops
 
+from ..allocator import keep_freed_memory
 from ..io import encode_image, read_image
 from . import methods as M
 from . import memory, specs, tiling
@@ -604,6 +605,7 @@ def report(plan: Plan, opt: Options, x, metrics: dict, unc_scale, seconds: float
 
 def run(task: str, image: str, spec: dict | None, opt: Options) -> int:
     """One restoration: prepare (every check) → solve → write (all outputs or none) → report."""
+    keep_freed_memory()  # large tensors reused, not re-faulted: ~2x faster on CPU (restore.allocator)
     t0 = time.perf_counter()
     show = not opt.quiet and not opt.json
     plan = prepare(task, image, spec, opt, show)
