@@ -11,7 +11,7 @@ Public entry points (imported lazily so that ``import restore`` stays fast):
   (image, kernel) with the kernel estimated from y itself (`restore.blind`)
 - ``restore.load_prior(name_or_path)``  the default prior or a checkpoint
 - ``restore.keep_freed_memory()``  glibc keeps large freed blocks for reuse: about 2x faster networks
-  on CPU, at the price of a resident size that stays near its peak (the command line turns it on)
+  on CPU, at the price of a resident size that stays near its peak (the restoration commands turn it on)
 """
 from __future__ import annotations
 

@@ -14,7 +14,8 @@ back to the system only above KEEP_BYTES, so the resident size stays near its pe
 lives — right for a command, a choice for a long-lived pipeline.  Hence the restoration commands (deblur,
 sr, inpaint, denoise, colorize: `restore.cli.pipeline.run`) turn it on (``RESTORE_MALLOC=system`` leaves
 glibc's defaults); ``train`` and ``bench``, which may run as several ranks under torchrun, do not (their
-tensors are small crops); Python code opts in by calling `keep_freed_memory()`.  Elsewhere than glibc (macOS, Windows, musl) it does nothing and says so.
+tensors are small crops); Python code opts in by calling `keep_freed_memory()`.  Elsewhere than glibc
+(macOS, Windows, musl) it does nothing and says so (False).
 """
 from __future__ import annotations
 

@@ -14,7 +14,8 @@ grow with channel width, weights with its square); ``chains_in_flight`` is the l
 chains the solver batches (`restore.guidance.chain_groups`).  On CPU solve + host is compared with
 ``MemAvailable`` (/proc/meminfo); on CUDA solve with the device's free memory and host with RAM.
 ``RESTORE_MEMORY_LIMIT`` (e.g. ``2G``, ``500M``) caps the memory the run may plan for.  h = ``KEPT_HEAP``
-(1.2) while the process keeps freed memory for reuse (`restore.allocator`, on in the CLI), else 1.
+(1.2) while the process keeps freed memory for reuse (`restore.allocator`, on in the restoration commands),
+else 1.
 """
 from __future__ import annotations
 
@@ -34,9 +35,9 @@ BYTES_PER_PIXEL = {"ddrm": 1428, "ddnm": 1403, "projection": 1665, "diffpir": 15
 GRADIENT_BYTES_PER_PIXEL = 8008  # an unknown method: assume it back-propagates through the network
 FIXED = 64 * 2**20               # fitted intercepts were 10–61 MB
 SAFETY = 1.25
-#: the per-pixel term × this while `restore.allocator.keep_freed_memory` is on (the CLI): a heap that keeps
-#: what it freed fragments over a long solve — whole-image runs of 20 steps peaked up to 1.13× the 2-step
-#: fit at 0.25–1 MP (benchmarks/MEMORY.md, session 8)
+#: the per-pixel term × this while `restore.allocator.keep_freed_memory` is on (the restoration commands):
+#: a heap that keeps what it freed fragments over a long solve — whole-image runs of 20 steps peaked up to
+#: 1.13× the 2-step fit at 0.25–1 MP (benchmarks/MEMORY.md, session 8)
 KEPT_HEAP = 1.2
 DEFAULT_WEIGHT_BYTES = 5_139_774  # restore/weights/default.safetensors (float16)
 LIMIT_ENV = "RESTORE_MEMORY_LIMIT"

@@ -26,7 +26,7 @@ Annealing over levels σ_0 > … > σ_{n−1} (a Karras grid from the schedule's
    CG's Krylov polynomial moves the slow directions further than gradient descent's (1 − η_t h)ⁿ with
    fewer steps.  Few steps on purpose: run to convergence (a preconditioner, an SVD) x₀ is the exact
    minimiser, which at a small σ_y amplifies noise where 𝒜 is weak (Gaussian blur on 8-bit data:
-   −5 dB, benchmarks/SPEED.md).
+   −5 dB, benchmarks/tuning/TUNING.md, "DAPS's inner loop by conjugate gradient").
 
 3. re-noise to the next level: x_{t+1} = x₀ + σ_{t+1} z (the result is x₀ of the last level).
 
@@ -100,16 +100,14 @@ def run(p: Problem, steps: int = DEFAULTS["steps"], ode_steps: int = DEFAULTS["o
         r2 = s**2 if r == "sigma" else v * s**2 / (v + s**2)
         if inner == "cg":
             x0 = gaussian_map_cg(p.A, x0hat, aty, r2, sy2, int(cg_steps))
-            if sn > 0:
-                x = x0 + sn * p.noise.randn()
-            continue
-        eta = lr / (1.0 / r2 + anorm2 / sy2)
-        x0 = x0hat
-        for _ in range(langevin_steps):
-            grad = (x0 - x0hat) / r2 + p.A.adjoint(p.A(x0) - p.y) / sy2
-            x0 = x0 - eta * grad
-            if noise > 0:
-                x0 = x0 + noise * (2 * eta).sqrt() * p.noise.randn()
+        else:
+            eta = lr / (1.0 / r2 + anorm2 / sy2)
+            x0 = x0hat
+            for _ in range(langevin_steps):
+                grad = (x0 - x0hat) / r2 + p.A.adjoint(p.A(x0) - p.y) / sy2
+                x0 = x0 - eta * grad
+                if noise > 0:
+                    x0 = x0 + noise * (2 * eta).sqrt() * p.noise.randn()
         if sn > 0:
             x = x0 + sn * p.noise.randn()
     return x0

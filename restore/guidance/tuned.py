@@ -32,8 +32,9 @@ network drops under 10 %), sr runs 23 levels (the whole solve stays within 25 fo
 colorization averages 8 chains of 3 steps, and denoising became `tweedie`.  Session 8 (TUNING.md, "DAPS's
 inner loop by conjugate gradient"): the deblur inner loop takes 4 conjugate-gradient steps instead
 (+0.35 dB, 5 instead of 7 𝒜ᵀ𝒜 per level), SR 20 levels × 3 CG steps (−0.02 dB, half the operator work),
-and colorization the mean of 7 chains (−0.005 dB, 21 evaluations).  The older rows below were tuned on circular blurs at σ_y = 0.025
-(benchmarks/tuning/TUNING.md, issue 5) and still serve the methods that are not a task's default.
+and colorization the mean of 7 chains (−0.005 dB, 21 evaluations).  The older rows below were tuned on
+circular blurs at σ_y = 0.025 (benchmarks/tuning/TUNING.md, issue 5) and still serve the methods that are
+not a task's default.
 
 How TUNED was chosen (benchmarks/tuning/TUNING.md has every number): grid search by
 benchmarks/tuning/run_tuning.sh over each method's step size / stochasticity, on 128×128 central
@@ -81,7 +82,7 @@ TUNED: dict[str, dict[str, dict]] = {
     "projection": {"deblur": {"steps": 100, "eta": 0.0}, "sr": {"steps": 25, "eta": 1.0, "average": 8},
                    "inpaint": {"steps": 100, "eta": 1.0}, "denoise": {"steps": 100, "eta": 0.0}},
     # x̂₀ = one denoiser call; the deblur, sr and denoise defaults (≤ 25 evaluations, issue 19)
-    # deblur: 7 gradient steps at lr 1.4 per level instead of 20 at 0.5 — the same result (+0.002 dB, −0.008…
+    # deblur, session 7: 7 gradient steps at lr 1.4 per level instead of 20 at 0.5 — the same result (+0.002 dB, −0.008…
     # +0.014, on 36 training measurements; with noise 0 the inner loop is gradient descent, and (1 − 1.4a)⁷ ≈
     # (1 − 0.5a)²⁰ in the slow directions) at 7/20 of the blur applications (outside the network 18 → ≈ 9 %)
     "daps": {**{t: {"steps": 20, "noise": 0.0, "ode_steps": 1} for t in ("denoise", "colorize")},
