@@ -185,7 +185,11 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, init: s
         S.check_resumable(out, cfg)  # before decoding any data
     d = distributed.init(device)
     try:
-        return _train(cfg, d, device, out, resume, progress, init, on_checkpoint)
+        path = _train(cfg, d, device, out, resume, progress, init, on_checkpoint)
+        # every rank done before the group is torn down: a rank whose peer had already destroyed the gloo
+        # group aborted at exit now and then ("terminate called without an active exception", SIGABRT)
+        d.barrier()
+        return path
     finally:
         d.close()
 
