@@ -77,7 +77,7 @@ def check_method(name: str, task: str | None = None) -> str:
 
 
 def deconv(y, A, prior, sigma_y: float):
-    """``--method deconv``: x̂ = D(x_α, max(σ_e, 3σ_y)) per image with A's kernel and boundary
+    """``--method deconv``: x̂ = D(x_α, max(σ_e, 4σ_y, g·σ_y)) per image with A's kernel and boundary
     (`restore.blind.deconv.denoised_deconvolution`)."""
     import torch
 
