@@ -36,8 +36,8 @@ instead of y (the L0 latent otherwise fits the noise).  On a 128² CBSD68 crop a
 kernels it moved the mean gain over the input from −0.9 to +1.4 dB (circular blur) and from −2.0 to
 −0.4 dB (valid blur, reflect model); the factor 2 beat 1 there, and 3 (−0.8 dB) on training crops in
 session 9.  Denoising clean inputs too (a floor of 0.02) helped small valid-blur training crops (160²,
-E-step 25.09 → 25.89 dB) but cost 0.6 dB on noise-free circular ones (255²: 30.28 → 29.27) and 2.7 dB on
-Levin's set, so clean inputs are not denoised.
+E-step 25.09 → 25.89 dB) but cost 1.0 dB on noise-free circular ones (255²: 30.28 → 29.27), and 2.4 dB on
+Levin's set (31.71 → 29.29), so clean inputs are not denoised.
 
 Photos (valid convolution: y is k ⊛ x cropped, x extends beyond y's border): the latent x lives on a grid
 padded by N, and both steps compare k ⊛ x with y only on y's own pixels (``valid``, the default of
