@@ -29,7 +29,8 @@ __all__ = ["gradient_wiener", "denoised_deconvolution", "noise_gain", "ALPHA", "
 #: {1e-3, 3e-3, 1e-2}, σ_e ∈ {0, 0.01, 0.03}).  Session 9 re-ran the choice on training crops, the kernels estimated
 #: and the residual check on (CBSD432 104055, 105019, 105027, 105053 × the 8 Levin kernels, 8-bit): (1e-3, 0.01)
 #: won there (circular blur 255²: 30.28 → 31.52 dB; valid blur 160²: 25.50 → 25.64) but lost 0.67 dB on Levin's
-#: 32 images, about 1 dB on images 3 and 4 as well as on image 1, so it is not adopted (benchmarks/BLIND.md).
+#: 32 images, about 1 dB on images 3 and 4 as well as on image 1, and let an unblurred clean crop keep a
+#: spurious blur (24.2 dB; the residual check passes it), so it is not adopted (benchmarks/BLIND.md).
 #: Noisy inputs: α = max(ALPHA, ALPHA_PER_NOISE·σ_y) and the
 #: denoiser level ≥ LEVEL_PER_NOISE·σ_y, chosen in session 9 together with the residual check's threshold
 #: (`restore.blind.reliability`) on noisy training crops, the kernels estimated (CBSD432 104055, 105019,
