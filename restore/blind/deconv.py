@@ -31,11 +31,11 @@ __all__ = ["gradient_wiener", "denoised_deconvolution", "noise_gain", "ALPHA", "
 #: won there (circular blur 255²: 30.28 → 31.52 dB; valid blur 160²: 25.50 → 25.64) but lost 0.67 dB on Levin's
 #: 32 images, about 1 dB on images 3 and 4 as well as on image 1, and let an unblurred clean crop keep a
 #: spurious blur (24.2 dB; the residual check passes it), so it is not adopted (benchmarks/BLIND.md).
-#: Noisy inputs: α = max(ALPHA, ALPHA_PER_NOISE·σ_y) and the
-#: denoiser level ≥ LEVEL_PER_NOISE·σ_y, chosen in session 9 together with the residual check's threshold
-#: (`restore.blind.reliability`) on noisy training crops, the kernels estimated (CBSD432 104055, 105019,
-#: 105027, 105053 × 8 Levin + 4 Lai kernels, valid blur, and 10 unblurred crops; 160², σ_y 0.01; with the
-#: check at 1.65): (α, level) = (3e-3, 3σ_y) before: blurred 23.70 dB from 23.17 (9 of 48 below the input),
+#:
+#: Noisy inputs: α = max(ALPHA, ALPHA_PER_NOISE·σ_y) and the denoiser level ≥ LEVEL_PER_NOISE·σ_y, chosen in
+#: session 9 together with the residual check's threshold (`restore.blind.reliability`) on noisy training
+#: crops, the kernels estimated (CBSD432 104055, 105019, 105027, 105053 × 8 Levin + 4 Lai kernels, valid blur,
+#: and 10 unblurred crops; 160², σ_y 0.01; with the check at 1.65): (α, level) = (3e-3, 3σ_y) before: blurred 23.70 dB from 23.17 (9 of 48 below the input),
 #: unblurred 35.67 from 39.95 (3 of 10 far below); (4σ_y, 5σ_y): 24.22 (4), 41.33 (0); **(2σ_y, 4σ_y)**:
 #: 24.46 (4), 41.33 (0) — the heavier regulariser both deblurs better and lets the check reject the
 #: blur an estimate finds in a sharp noisy photo.
@@ -73,8 +73,7 @@ def denoised_deconvolution(y: Tensor, k: Tensor, prior, sigma_y: float = 0.0, al
                            sigma_e: float = SIGMA_E, boundary: str = "reflect") -> Tensor:
     """x̂ = D(x_α, max(σ_e, 4σ_y, g·σ_y)) for one image y (C, H, W) in [0, 1], α = max(3e-3, 2σ_y) unless
     given, g = `noise_gain` (the noise the deconvolution leaves is g·σ_y: the denoiser is asked to remove
-    at least that); returns
-    (C, H, W) in y's dtype.  For the delta (no blur found) nothing is deconvolved and there is no
+    at least that); returns (C, H, W) in y's dtype.  For the delta (no blur found) nothing is deconvolved and there is no
     kernel error to remove: x̂ = D(y, σ_y), the posterior mean of denoising (y itself at σ_y = 0), so an
     unblurred photo comes back unchanged within its noise."""
     denoise = prior.denoise if hasattr(prior, "denoise") else prior
