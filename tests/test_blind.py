@@ -125,3 +125,19 @@ def test_unreliable_estimate_falls_back_to_the_delta_with_a_warning():
     wrong = torch.zeros(9, 9, dtype=torch.float64)
     wrong[:, 4] = 1 / 9
     assert "does not explain" in kernel_problem(y[0, 0], wrong, _prior(), sigma_y=0.005, boundary="circular")
+
+
+@pytest.mark.parametrize("h,w,m", [(432, 512, 31), (160, 160, 15), (37, 50, 9)])
+def test_taper_pad_smooth_grid(h, w, m):
+    """``smooth``: each side becomes 2·3·5·7-smooth, the photo still sits at (m, m) (``crop`` undoes it), the
+    top/left margins are those of the plain padding, and the periodic seam stays continuous."""
+    from operators.blur import fft_size
+    from restore.blind.taper import crop, taper_pad
+
+    y = torch.rand(h, w, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    plain, smooth = taper_pad(y, m), taper_pad(y, m, smooth=True)
+    assert tuple(smooth.shape) == (fft_size(h + 2 * m), fft_size(w + 2 * m))
+    assert torch.allclose(crop(smooth, m, h, w), y, rtol=0, atol=1e-12)
+    assert torch.equal(smooth[:m + h, :m + w], plain[:m + h, :m + w])
+    jump = max(float((smooth[0] - smooth[-1]).abs().max()), float((smooth[:, 0] - smooth[:, -1]).abs().max()))
+    assert jump < 0.05 * float(y.max() - y.min())

@@ -49,7 +49,7 @@ def gradient_wiener(y: Tensor, k: Tensor, alpha: float = ALPHA, boundary: str = 
     """x_α for a 2-D image y (float64) and kernel k (module docstring)."""
     h, w = y.shape
     m = 0 if boundary == "circular" else max(k.shape)
-    yp = taper_pad(y, m) if m else y
+    yp = taper_pad(y, m, smooth=True) if m else y
     hp, wp = yp.shape
     K = otf(k.to(yp.dtype), hp, wp, onesided=True)  # one-sided spectra: every signal here is real
     e = torch.zeros(hp, wp, dtype=yp.dtype, device=yp.device)

@@ -18,7 +18,7 @@ further iterations halve λ down to ``polish_min`` (1e-5): from a kernel already
 weaker L0 prior gives a latent image closer to the real one and a less biased fit.
 
 Photos (``boundary`` other than "circular") are extended periodically first (`restore.blind.taper`,
-by N_l pixels); with ``valid`` (default) that margin is unknown, not data: the x-step fits k ⊛ x to y
+by N_l pixels, and a few more at the bottom and right to an FFT-fast grid); with ``valid`` (default) that margin is unknown, not data: the x-step fits k ⊛ x to y
 only on y's pixels (the margin filled by the current prediction, `l0_latent`'s ``mask``) and the
 k-step fits only y's own gradients (`fit_kernel`'s ``mask``), so x extends beyond y as the scene
 did (valid convolution) and the padded margin cannot pull the kernel toward the delta.
@@ -117,9 +117,9 @@ def estimate_kernel(y: Tensor, size: int, boundary: str = "reflect", iters: int 
         hl, wl = max(n, round(h * s)), max(n, round(w * s))
         yl = _resize(y, hl, wl)
         if boundary != "circular":
-            yl = taper_pad(yl, n)
+            yl = taper_pad(yl, n, smooth=True)
             if valid:
-                mask = _valid_mask(yl.shape, hl, wl, y.dtype, y.device)
+                mask = _valid_mask(yl.shape, hl, wl, min(n, hl - 1, wl - 1), y.dtype, y.device)
         k = _initial_kernel(n, y.dtype, y.device) if k is None else resize_kernel(k, n)
         for _ in range(iters):
             x = l0_latent(yl, k, lam_l, mask=mask)
@@ -136,9 +136,8 @@ def estimate_kernel(y: Tensor, size: int, boundary: str = "reflect", iters: int 
     return k
 
 
-def _valid_mask(shape, h: int, w: int, dtype, device) -> Tensor:
-    """1 on the h×w photo at the centre of its padded grid (`taper_pad`), 0 on the margin."""
-    mh, mw = (shape[0] - h) // 2, (shape[1] - w) // 2
+def _valid_mask(shape, h: int, w: int, at: int, dtype, device) -> Tensor:
+    """1 on the h×w photo at (at, at) of its padded grid (`taper_pad`), 0 on the margin."""
     m = torch.zeros(shape, dtype=dtype, device=device)
-    m[mh:mh + h, mw:mw + w] = 1.0
+    m[at:at + h, at:at + w] = 1.0
     return m
