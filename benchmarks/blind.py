@@ -165,10 +165,10 @@ def crop_kernels():
 def blind_statistics(y, xb, kb, sigma, boundary="reflect") -> dict:
     """What can be seen without the truth: the noise gain g of k̂'s deconvolution, the gradient energy of
     the result against the input's, and the residual ‖y − k̂ ∗ x̂‖ in units of σ_y (reflect boundary)."""
-    from restore.blind.deconv import noise_gain
+    from restore.blind.deconv import alpha_for, noise_gain
     g = lambda t: float(sum(d.pow(2).sum() for d in (t.diff(dim=-1), t.diff(dim=-2))))  # noqa: E731
     res = (ops.Blur(kb, boundary=boundary)(xb.double()) - y.double()).pow(2).mean().sqrt()
-    return {"gain": noise_gain(kb, *y.shape[-2:]), "grad_ratio": (g(xb.double()) / g(y.double())) ** 0.5,
+    return {"gain": noise_gain(kb, *y.shape[-2:], alpha_for(sigma)), "grad_ratio": (g(xb.double()) / g(y.double())) ** 0.5,
             "resid": float(res) / sigma, "kmax": float(kb.max())}
 
 

@@ -79,7 +79,8 @@ def test_same_seed_same_output_and_batch_independent():
     k = ops.motion_kernel(7, 0.3, seed=5)
     _, y1 = _blurred(k, seed=6)
     _, y2 = _blurred(ops.gaussian_kernel(7, 1.2), seed=7)
-    kw = dict(kernel_size=7, boundary="circular", sigma_y=0.005, method="diffpir", steps=5, seed=11)
+    kw = dict(kernel_size=7, boundary="circular", sigma_y=0.005, method="diffpir", steps=5, seed=11,
+              estimate={"starts": ("bar", "box")})  # two starts: the multi-start path, at half the time of four
     a = restore.solve_blind(torch.cat([y1, y2]), _prior(), **kw)
     b = restore.solve_blind(torch.cat([y1, y2]), _prior(), **kw)
     assert torch.equal(a.image, b.image) and torch.equal(a.kernel, b.kernel)
@@ -141,3 +142,34 @@ def test_taper_pad_smooth_grid(h, w, m):
     assert torch.equal(smooth[:m + h, :m + w], plain[:m + h, :m + w])
     jump = max(float((smooth[0] - smooth[-1]).abs().max()), float((smooth[:, 0] - smooth[:, -1]).abs().max()))
     assert jump < 0.05 * float(y.max() - y.min())
+
+
+def test_the_budget_buys_more_starts_on_smaller_windows():
+    from restore.blind import ESTIMATE_PIXELS, START_ORDER, budget_starts
+
+    assert budget_starts(512, 512) == START_ORDER[:1] and budget_starts(432, 512) == START_ORDER[:1]
+    assert budget_starts(362, 362) == START_ORDER[:2] and budget_starts(255, 255) == START_ORDER
+    assert budget_starts(4000, 3000) == START_ORDER[:1] and len(budget_starts(8, 8)) == len(START_ORDER)
+    assert all(len(budget_starts(h, h)) * h * h <= ESTIMATE_PIXELS for h in (255, 300, 362, 400))
+
+
+def test_multi_start_keeps_the_start_that_explains_y_best():
+    """Every start runs; the estimate is the kernel of the smallest `fit_score`; that score ranks the true
+    kernel above the delta and a wrong kernel on a sharp-edged scene; unknown starts are one clear error."""
+    from restore.blind.estimate import STARTS, estimate_kernel, fit_score
+
+    k = ops.motion_kernel(9, 0.3, seed=2).double()
+    _, y = _blurred(k, sigma=0.0)
+    g = y[0, 0]
+    wrong = torch.zeros(9, 9, dtype=torch.float64)
+    wrong[:, 4] = 1 / 9
+    assert fit_score(g, k) < min(fit_score(g, delta_kernel(9)), fit_score(g, wrong))
+    scores = []
+    best = estimate_kernel(g, 9, boundary="circular", starts=tuple(STARTS), scores=scores)
+    assert [s for s, _, _ in scores] == list(STARTS)
+    name, score, kernel = min(scores, key=lambda t: t[1])
+    assert torch.equal(best, kernel) and score == fit_score(g, kernel)
+    alone = estimate_kernel(g, 9, boundary="circular", starts=(name,))
+    assert torch.equal(alone, kernel)  # a start's estimate does not depend on the others
+    with pytest.raises(ValueError, match="starts must name"):
+        estimate_kernel(g, 9, boundary="circular", starts=("bar", "spiral"))

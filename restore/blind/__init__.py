@@ -82,7 +82,7 @@ from .estimate import ESTIMATE_DEFAULTS, estimate_kernel, pyramid_sizes
 from .reliability import NOISE_LIMIT, kernel_problem
 
 __all__ = ["solve_blind", "estimate_blur", "checked_blur", "kernel_problem", "FALLBACK_WARNING", "estimate_gaussian_std", "default_support", "salient_window", "ESTIMATE_SIDE", "estimate_kernel", "luma", "BlindResult", "ESTIMATE_DEFAULTS", "KERNEL_NOISE", "SUBPIXEL_MASS",
-           "pyramid_sizes", "check_blind_input"]
+           "pyramid_sizes", "check_blind_input", "budget_starts", "ESTIMATE_PIXELS", "START_ORDER"]
 
 #: σ_k: the kernel error counted as measurement noise in the final solve (module docstring)
 KERNEL_NOISE = 0.005
@@ -176,6 +176,20 @@ def salient_window(g: Tensor, side: int) -> tuple[int, int]:
 #: the CLI estimates the kernel on at most this window of a large photo (`salient_window`)
 ESTIMATE_SIDE = 512
 
+#: the estimate's budget in window pixels × starts: a 512² window gets one start, a 255² image four
+ESTIMATE_PIXELS = 512 * 512
+
+#: the starts of the multi-start estimate, in the order the budget adds them (`restore.blind.estimate.STARTS`)
+START_ORDER = ("bar", "box", "bar-v", "strong")
+
+
+def budget_starts(h: int, w: int) -> tuple[str, ...]:
+    """As many starts of ``START_ORDER`` as ``ESTIMATE_PIXELS`` pays for on an h×w window (at least one):
+    each start costs one whole estimate, so a small image gets the variance reduction of several
+    restarts for the time one start takes on a large window."""
+    m = max(1, min(len(START_ORDER), ESTIMATE_PIXELS // max(1, h * w)))
+    return START_ORDER[:m]
+
 
 def _window(y: Tensor, n: int, max_side: int | None) -> Tensor:
     """The grey image the kernel is estimated on: luma of y, its most textured window when ``max_side``."""
@@ -197,8 +211,9 @@ def estimate_blur(y: Tensor, prior, kernel_size: int, sigma_y: float = 0.0, boun
     g = _window(y, n, max_side)
     if sigma_y > 0:  # noisy y: estimate on the prior's denoised image (the blur survives)
         g = _denoise(prior, g, PREDENOISE * sigma_y)
+    options = {**ESTIMATE_DEFAULTS, "starts": budget_starts(*g.shape), **(estimate or {})}
     with one_thread():
-        k = estimate_kernel(g, n, boundary=boundary, **{**ESTIMATE_DEFAULTS, **(estimate or {})})
+        k = estimate_kernel(g, n, boundary=boundary, **options)
     c = n // 2
     if float(k[max(0, c - 1):c + 2, max(0, c - 1):c + 2].sum()) >= SUBPIXEL_MASS:
         k = delta_kernel(n, k.dtype, k.device)

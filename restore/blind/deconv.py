@@ -22,7 +22,7 @@ from operators.kernel_fit import gradients, is_delta, otf
 
 from .taper import crop, taper_pad
 
-__all__ = ["gradient_wiener", "denoised_deconvolution", "noise_gain", "ALPHA", "SIGMA_E", "ALPHA_PER_NOISE",
+__all__ = ["alpha_for", "gradient_wiener", "denoised_deconvolution", "noise_gain", "ALPHA", "SIGMA_E", "ALPHA_PER_NOISE",
            "LEVEL_PER_NOISE"]
 
 #: α and σ_e of the module docstring for noise-free inputs, chosen on Levin image 1 (kernels 1, 4, 6: α ∈
@@ -43,6 +43,11 @@ ALPHA = 3e-3
 SIGMA_E = 0.03
 ALPHA_PER_NOISE = 2.0
 LEVEL_PER_NOISE = 4.0
+
+
+def alpha_for(sigma_y: float) -> float:
+    """The E-step's α for noise σ_y: max(ALPHA, ALPHA_PER_NOISE·σ_y) (module constants above)."""
+    return max(ALPHA, ALPHA_PER_NOISE * float(sigma_y))
 
 
 def gradient_wiener(y: Tensor, k: Tensor, alpha: float = ALPHA, boundary: str = "reflect") -> Tensor:
@@ -83,7 +88,7 @@ def denoised_deconvolution(y: Tensor, k: Tensor, prior, sigma_y: float = 0.0, al
         with torch.no_grad():
             return denoise(y[None], float(sigma_y))[0].clamp(0, 1)
     if alpha is None:
-        alpha = max(ALPHA, ALPHA_PER_NOISE * float(sigma_y))
+        alpha = alpha_for(sigma_y)
     xa = torch.stack([gradient_wiener(c.to(torch.float64), k, alpha, boundary) for c in y])
     s = max(float(sigma_e), LEVEL_PER_NOISE * float(sigma_y), noise_gain(k, *y.shape[-2:], alpha) * float(sigma_y))
     with torch.no_grad():

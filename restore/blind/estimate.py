@@ -33,12 +33,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from operators.kernel_fit import fit_kernel, gradients, resize_kernel
+from operators.kernel_fit import fit_kernel, gradients, otf, resize_kernel
 
 from .latent import l0_latent
 from .taper import taper_pad
 
-__all__ = ["pyramid_sizes", "estimate_kernel", "ESTIMATE_DEFAULTS"]
+__all__ = ["pyramid_sizes", "estimate_kernel", "fit_score", "ESTIMATE_DEFAULTS", "STARTS", "SCORE_LAM"]
 
 #: λ and γ: chosen on training crops (session 9; CBSD432 104055, 105019, 105027, 105053, the 8 Levin kernels,
 #: 8-bit; judged by the blind E-step's PSNR).  Valid convolution, 160², clean / σ_y 0.01 (inputs 24.76 / 24.63
@@ -46,7 +46,7 @@ __all__ = ["pyramid_sizes", "estimate_kernel", "ESTIMATE_DEFAULTS"]
 #: λ 4e-3) 25.44, γ 0.1 24.95.  Circular blur, 255², clean (input 25.79): 29.62 before → 30.28.  Salient
 #: gradients off and 12 polish steps changed the mean by ≤ 0.03 dB.  Threshold and polish: Levin image 1.
 ESTIMATE_DEFAULTS = {"iters": 5, "lam": 4e-3, "lam_min": 1e-4, "gamma": 3e-2, "threshold": 0.02, "polish": 6,
-                     "min_piece": 0.1, "salient": 2.0, "valid": True}
+                     "min_piece": 0.1, "salient": 2.0, "valid": True, "starts": ("bar",)}
 
 
 def salient_gradients(x: Tensor, n: int, r: float) -> tuple[Tensor, Tensor]:
@@ -92,10 +92,44 @@ def _resize(y: Tensor, h: int, w: int) -> Tensor:
 
 
 def _initial_kernel(n: int, dtype, device) -> Tensor:
+    """A two-pixel horizontal bar (Pan et al. 2014); the 1×1 delta for n = 1."""
     k = torch.zeros(n, n, dtype=dtype, device=device)
     c = n // 2
     k[c, c] = k[c, c + 1] = 0.5 if n > 1 else 1.0
     return k if n > 1 else k.fill_(1.0)
+
+
+def _vertical_bar(n: int, dtype, device) -> Tensor:
+    return _initial_kernel(n, dtype, device).T.contiguous()
+
+
+def _box(n: int, dtype, device) -> Tensor:
+    """The 3×3 box (the delta for n = 1)."""
+    if n < 3:
+        return _initial_kernel(n, dtype, device)
+    k = torch.zeros(n, n, dtype=dtype, device=device)
+    c = n // 2
+    k[c - 1:c + 2, c - 1:c + 2] = 1.0 / 9
+    return k
+
+
+#: the starts of the multi-start estimate: name → (initial coarsest kernel, factor on λ)
+STARTS = {"bar": (_initial_kernel, 1.0), "bar-v": (_vertical_bar, 1.0), "box": (_box, 1.0),
+          "strong": (_initial_kernel, 2.5)}
+
+#: λ of the L0 latent that scores a finished estimate (`fit_score`)
+SCORE_LAM = 1e-3
+
+
+def fit_score(y: Tensor, k: Tensor, mask: Tensor | None = None, lam: float = SCORE_LAM) -> float:
+    """How well k explains y through a sharp latent: the mean squared residual ‖M(k ⊛ x − y)‖²/ΣM of
+    x = argmin ‖M(k ⊛ x − y)‖² + λ‖∇x‖₀ (`l0_latent`, λ = ``SCORE_LAM``) on y's measured pixels M."""
+    x = l0_latent(y, k, lam, mask=mask)
+    h, w = y.shape
+    r = torch.fft.irfft2(otf(k.to(y.dtype), h, w, onesided=True) * torch.fft.rfft2(x), s=(h, w)) - y
+    if mask is None:
+        return float((r ** 2).mean())
+    return float((mask * r ** 2).sum() / mask.sum())
 
 
 def estimate_kernel(y: Tensor, size: int, boundary: str = "reflect", iters: int = ESTIMATE_DEFAULTS["iters"],
@@ -103,10 +137,31 @@ def estimate_kernel(y: Tensor, size: int, boundary: str = "reflect", iters: int 
                     gamma: float = ESTIMATE_DEFAULTS["gamma"], threshold: float = ESTIMATE_DEFAULTS["threshold"],
                     min_piece: float = ESTIMATE_DEFAULTS["min_piece"], salient: float = ESTIMATE_DEFAULTS["salient"],
                     polish: int = ESTIMATE_DEFAULTS["polish"], polish_min: float = 1e-5, cg_iters: int = 20,
-                    valid: bool = ESTIMATE_DEFAULTS["valid"], callback=None) -> Tensor:
-    """The N×N kernel of a 2-D grey image y (float64), coarse to fine (module docstring).
+                    valid: bool = ESTIMATE_DEFAULTS["valid"], starts=ESTIMATE_DEFAULTS["starts"],
+                    callback=None, scores: list | None = None) -> Tensor:
+    """The N×N kernel of a 2-D grey image y (float64), coarse to fine (module docstring): one estimate per
+    start (`STARTS`), the one with the smallest `fit_score` on the finest level kept.
 
-    ``callback(level, size, k)`` after each level."""
+    ``callback(level, size, k)`` after each level; ``scores`` (a list) receives (start, score, k) per start."""
+    unknown = [s for s in starts if s not in STARTS]
+    if not starts or unknown:
+        raise ValueError(f"starts must name one or more of {sorted(STARTS)}, got {starts!r}")
+    best = None
+    for name in starts:
+        init, factor = STARTS[name]
+        k, yl, mask = _estimate_from(y, size, boundary, init, lam * factor, iters, lam_min, gamma, threshold,
+                                     min_piece, salient, polish, polish_min, cg_iters, valid, callback)
+        score = fit_score(yl, k, mask) if len(starts) > 1 or scores is not None else 0.0
+        if scores is not None:
+            scores.append((name, score, k))
+        if best is None or score < best[0]:
+            best = (score, k)
+    return best[1]
+
+
+def _estimate_from(y, size, boundary, init, lam, iters, lam_min, gamma, threshold, min_piece, salient, polish,
+                   polish_min, cg_iters, valid, callback):
+    """One coarse-to-fine estimate from the coarsest kernel ``init(n, dtype, device)``: (k, finest y_l, mask)."""
     y = y.to(torch.float64)
     h, w = y.shape
     k = None
@@ -120,7 +175,7 @@ def estimate_kernel(y: Tensor, size: int, boundary: str = "reflect", iters: int 
             yl = taper_pad(yl, n, smooth=True)
             if valid:
                 mask = _valid_mask(yl.shape, hl, wl, min(n, hl - 1, wl - 1), y.dtype, y.device)
-        k = _initial_kernel(n, y.dtype, y.device) if k is None else resize_kernel(k, n)
+        k = init(n, y.dtype, y.device) if k is None else resize_kernel(k, n)
         for _ in range(iters):
             x = l0_latent(yl, k, lam_l, mask=mask)
             k = fit_kernel(x, yl, n, gamma=gamma, threshold=threshold, min_piece=min_piece,
@@ -133,7 +188,7 @@ def estimate_kernel(y: Tensor, size: int, boundary: str = "reflect", iters: int 
         x = l0_latent(yl, k, lam_l, mask=mask)
         k = fit_kernel(x, yl, n, gamma=gamma, threshold=threshold, min_piece=min_piece,
                        grads=salient_gradients(x, n, salient), init=k, mask=mask)
-    return k
+    return k, yl, mask
 
 
 def _valid_mask(shape, h: int, w: int, at: int, dtype, device) -> Tensor:
