@@ -19,6 +19,16 @@ alternating with an image estimate (E-step), here as
    The L0 latent, not the prior's posterior mean, drives the kernel: an MMSE image is smooth where
    it is unsure, and the kernel fitted to it drifts toward the delta (Levin et al. 2009); the L0
    image keeps only steps, whose blurred profiles pin the kernel down.
+
+   The alternation is non-convex and its end point swings with its start, so it runs from several
+   starts (`START_ORDER`: the 2-px bar of Pan et al., a 3×3 box, the vertical bar, a 2.5× stronger L0
+   weight) and keeps the kernel whose sharp latent explains y best, the smallest
+   `restore.blind.estimate.fit_score` = ‖k ⊛ x_k − y‖² with x_k the L0 latent at λ = 10⁻³.  Each start
+   costs a whole estimate, so the count follows a budget (`budget_starts`: window pixels × starts ≤
+   512²): four on a 255² image, one on the CLI's 512² window of a photo.  Chosen on training crops
+   (session 10, benchmarks/BLIND.md): with the reliability checks, circular 255² noise-free (CBSD432,
+   8 images × the 8 Levin kernels) 27.99 → 28.65 dB, valid 160² at σ_y 0.01 24.34 → 24.54 dB; picking
+   by the E-step's residual instead did not beat one start.
 2. **Image** (the E-step, with the diffusion prior).  Default (``method=None``,
    `restore.blind.deconv`): a gradient-regularised deconvolution with k̂, then one posterior-mean
    step of the prior,

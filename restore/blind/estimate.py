@@ -22,6 +22,11 @@ by N_l pixels, and a few more at the bottom and right to an FFT-fast grid); with
 only on y's pixels (the margin filled by the current prediction, `l0_latent`'s ``mask``) and the
 k-step fits only y's own gradients (`fit_kernel`'s ``mask``), so x extends beyond y as the scene
 did (valid convolution) and the padded margin cannot pull the kernel toward the delta.
+Several starts (``starts``, names of `STARTS`: the coarsest kernel and a factor on λ) each run the whole
+pyramid; the kernel with the smallest `fit_score` (the mean squared residual ‖M(k ⊛ x − y)‖² of its own
+L0 latent at λ = ``SCORE_LAM`` on the finest level) is kept.  The score ranks the true kernel above the
+delta (whose latent must flatten y's small gradients) and above wrong blurs.
+
 Every step is a handful of FFTs on the level's grid, so the whole estimate costs a few seconds at
 256² — far less than one diffusion solve.
 """

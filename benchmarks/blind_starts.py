@@ -1,0 +1,122 @@
+"""Multi-start kernel estimates on training crops (issue 14, session 10; benchmarks/BLIND.md).
+
+Per crop and per start of `restore.blind.estimate.STARTS`: the start's `fit_score`, the blind E-step's PSNR
+with that start's kernel, its kernel error and whether the reliability checks pass it.  ``--report`` then
+scores every subset of starts by the rule restore uses (the smallest fit score; with the checks, a rejected
+pick comes back as the input) against the oracle (the best start by PSNR).
+
+    OMP_NUM_THREADS=1 python benchmarks/blind_starts.py --mode circ --crops 106005,106020 --out rows.jsonl
+    python benchmarks/blind_starts.py --report rows.jsonl
+
+``circ``: 255² central crops of CBSD432, circular blur by the 8 Levin kernels, 8-bit, no noise, 31² support
+(Levin's setting); ``valid``: 160² crops, valid blur by the 8 Levin + 4 Lai kernels, σ_y 0.01, the true
+support (the crops setting of blind.py), the kernel estimated on D(y, 2σ_y) as `restore.solve_blind` does.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import cv2
+import torch
+
+import operators as ops
+import restore
+import restore.blind as rb
+from blind import DATA, crop_kernels, kernel_error, psnr_upto_shift
+from operators.kernel_fit import delta_kernel
+from restore.blind.deconv import denoised_deconvolution
+from restore.blind.estimate import ESTIMATE_DEFAULTS, STARTS, estimate_kernel
+from restore.blind.reliability import kernel_problem
+
+
+def crop_pair(img, k, mode):
+    """(sharp x, 8-bit y, boundary, support) for one training image and kernel."""
+    n = k.shape[0]
+    m = n // 2
+    if mode == "circ":
+        side = 255
+        top, left = (img.shape[0] - side) // 2, (img.shape[1] - side) // 2
+        x = img[top:top + side, left:left + side][None, None]
+        yv, boundary, size = ops.Blur(k, boundary="circular")(x), "circular", 31
+    else:
+        side, bs = 160, 160 + 2 * m
+        top, left = (img.shape[0] - bs) // 2, (img.shape[1] - bs) // 2
+        big = img[top:top + bs, left:left + bs][None, None]
+        x = big[..., m:m + side, m:m + side]
+        yv, boundary, size = ops.Blur(k, boundary="circular")(big)[..., m:m + side, m:m + side], "reflect", n | 1
+    return x.float(), yv, boundary, size
+
+
+def run(args):
+    torch.set_num_threads(1)
+    prior = restore.load_prior("default")
+    sigma = 0.01 if args.mode == "valid" else 0.0
+    kernels = [kk for kk in crop_kernels() if args.mode != "circ" or kk[0].startswith("levin")]
+    for cid in args.crops.split(","):
+        img = cv2.imread(str(next((DATA / "train" / "CBSD432").glob(f"{cid}.*"))), cv2.IMREAD_GRAYSCALE) / 255.0
+        img = torch.from_numpy(img)
+        for name, k in kernels:
+            x, yv, boundary, size = crop_pair(img, k, args.mode)
+            if sigma:
+                yv = ops.GaussianNoise(sigma)(yv, seed=sum(map(ord, cid + name)))
+            y = (torch.round(yv.clamp(0, 1) * 255) / 255).float()
+            g = rb.luma(y[0])
+            if sigma > 0:
+                g = rb._denoise(prior, g, rb.PREDENOISE * sigma)
+            found = []
+            with rb.one_thread():
+                estimate_kernel(g, size, boundary=boundary, **{**ESTIMATE_DEFAULTS, "starts": tuple(STARTS)},
+                                scores=found)
+            row = {"img": cid, "k": name, "input": psnr_upto_shift(y, x)}
+            for start, score, kb in found:
+                c = kb.shape[0] // 2
+                if float(kb[max(0, c - 1):c + 2, max(0, c - 1):c + 2].sum()) >= rb.SUBPIXEL_MASS:
+                    kb = delta_kernel(kb.shape[0])
+                xo = denoised_deconvolution(y[0], kb, prior, sigma, boundary=boundary)
+                row[start] = {"score": score, "psnr": psnr_upto_shift(xo[None], x), "kerr": kernel_error(kb, k),
+                              "ok": kernel_problem(rb.luma(y[0]), kb, prior, sigma, boundary) is None}
+            print(json.dumps(row), flush=True)
+            with open(args.out, "a") as f:
+                f.write(json.dumps(row) + "\n")
+
+
+def report(paths):
+    rows = [json.loads(line) for p in paths for line in open(p)]
+    starts = [s for s in STARTS if s in rows[0]]
+    print(f"{len(rows)} crops, input {statistics.mean(r['input'] for r in rows):.2f} dB")
+    print("| starts | picked by score | with the checks | below input (checked) | oracle |")
+    print("|---|---:|---:|---:|---:|")
+    for n in range(1, len(starts) + 1):
+        for sub in itertools.combinations(starts, n):
+            raw, checked = [], []
+            for r in rows:
+                best = min(sub, key=lambda s: r[s]["score"])
+                raw.append(r[best]["psnr"])
+                ok = [s for s in sub if r[s]["ok"] is not False]
+                checked.append(r[min(ok, key=lambda s: r[s]["score"])]["psnr"] if ok else r["input"])
+            below = sum(c < r["input"] - 0.01 for c, r in zip(checked, rows))
+            oracle = statistics.mean(max(r[s]["psnr"] for s in sub) for r in rows)
+            unchecked = any(r[s]["ok"] is None for r in rows for s in sub)  # rows recorded without the checks
+            print(f"| {', '.join(sub)} | {statistics.mean(raw):.2f} | "
+                  + ("– | – |" if unchecked else f"{statistics.mean(checked):.2f} | {below} |") + f" {oracle:.2f} |")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--mode", choices=("circ", "valid"), default="circ")
+    ap.add_argument("--crops", default="104055,105019,105027,105053")
+    ap.add_argument("--out", default="blind_starts.jsonl")
+    ap.add_argument("--report", nargs="+", default=None, help="rows files to score (no estimates run)")
+    args = ap.parse_args(argv)
+    return report(args.report) if args.report else run(args)
+
+
+if __name__ == "__main__":
+    main()
