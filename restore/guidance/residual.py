@@ -58,7 +58,9 @@ FIT_CG_ITER = 200
 
 
 def _refit_rms(y, A, x, sigma: float, measured) -> float:
-    A = A.with_cg(max(getattr(A, "cg_max_iter", FIT_CG_ITER), FIT_CG_ITER)) if hasattr(A, "with_cg") else A
+    if hasattr(A, "with_cg"):  # a converged prox, preconditioned where 𝒜 has one (the solution is the same)
+        A = A.with_cg(max(getattr(A, "cg_max_iter", FIT_CG_ITER), FIT_CG_ITER))
+        A.cg_precondition = True
     xt = A.prox(x, y, sigma, FIT_LAMBDA / sigma**2)
     r = (y - A(xt)) * measured
     return math.sqrt(float(r.pow(2).sum()) / max(int(measured.sum()), 1)), xt
