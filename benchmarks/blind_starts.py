@@ -2,8 +2,8 @@
 
 Per crop and per start of `restore.blind.estimate.STARTS`: the start's `fit_score`, the blind E-step's PSNR
 with that start's kernel, its kernel error and whether the reliability checks pass it.  ``--report`` then
-scores every subset of starts by the rule restore uses (the smallest fit score; with the checks, a rejected
-pick comes back as the input) against the oracle (the best start by PSNR).
+scores every subset of starts by the rule restore uses (the smallest fit score; with the checks, the pick is
+checked and, when rejected, comes back as the input — `restore.blind.checked_blur`) against the oracle (the best start by PSNR).
 
     OMP_NUM_THREADS=1 python benchmarks/blind_starts.py --mode circ --crops 106005,106020 --out rows.jsonl
     python benchmarks/blind_starts.py --report rows.jsonl
@@ -99,8 +99,7 @@ def report(paths):
             for r in rows:
                 best = min(sub, key=lambda s: r[s]["score"])
                 raw.append(r[best]["psnr"])
-                ok = [s for s in sub if r[s]["ok"] is not False]
-                checked.append(r[min(ok, key=lambda s: r[s]["score"])]["psnr"] if ok else r["input"])
+                checked.append(r["input"] if r[best]["ok"] is False else r[best]["psnr"])  # as checked_blur does
             below = sum(c < r["input"] - 0.01 for c, r in zip(checked, rows))
             oracle = statistics.mean(max(r[s]["psnr"] for s in sub) for r in rows)
             unchecked = any(r[s]["ok"] is None for r in rows for s in sub)  # rows recorded without the checks

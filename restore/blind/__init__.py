@@ -27,8 +27,8 @@ alternating with an image estimate (E-step), here as
    costs a whole estimate, so the count follows a budget (`budget_starts`: window pixels × starts ≤
    512²): four on a 255² image, one on the CLI's 512² window of a photo.  Chosen on training crops
    (session 10, benchmarks/BLIND.md): with the reliability checks, circular 255² noise-free (CBSD432,
-   8 images × the 8 Levin kernels) 27.99 → 28.65 dB, valid 160² at σ_y 0.01 24.34 → 24.54 dB; picking
-   by the E-step's residual instead did not beat one start.
+   8 images × the 8 Levin kernels) 27.99 → 28.50 dB, valid 160² at σ_y 0.01 24.34 → 24.56 dB; picking
+   by the E-step's residual instead did not beat one start.  The pick is then checked (`checked_blur`).
 2. **Image** (the E-step, with the diffusion prior).  Default (``method=None``,
    `restore.blind.deconv`): a gradient-regularised deconvolution with k̂, then one posterior-mean
    step of the prior,
