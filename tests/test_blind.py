@@ -125,7 +125,12 @@ def test_unreliable_estimate_falls_back_to_the_delta_with_a_warning():
     assert kernel_problem(y[0, 0], k, _prior(), sigma_y=0.005, boundary="circular") is None
     wrong = torch.zeros(9, 9, dtype=torch.float64)
     wrong[:, 4] = 1 / 9
-    assert "does not explain" in kernel_problem(y[0, 0], wrong, _prior(), sigma_y=0.005, boundary="circular")
+    why = kernel_problem(y[0, 0], wrong, _prior(), sigma_y=0.005, boundary="circular")
+    assert "does not explain" in why
+    # a rejected estimate may be a sharp photo's: the warning says so; a too noisy input made no estimate
+    from restore.blind import fallback_warning
+    assert "without blur" in fallback_warning(why) and "--kernel PATH" in fallback_warning(why)
+    assert "without blur" not in fallback_warning(kernel_problem(y[0, 0], wrong, _prior(), sigma_y=0.03))
 
 
 @pytest.mark.parametrize("h,w,m", [(432, 512, 31), (160, 160, 15), (37, 50, 9)])

@@ -143,6 +143,7 @@ def test_unreliable_estimate_warns_and_restores_without_deblurring(files, tmp_pa
     d = ok_json(r)
     warn = [line for line in r.stderr.splitlines() if line.startswith("warning: the blur could not be estimated")]
     assert len(warn) == 1 and "--kernel gauss" in warn[0] and "--kernel PATH" in warn[0], r.stderr
+    assert "without blur" not in warn[0]  # no estimate was made: the sharp-photo hint does not apply
     k = np.array(d["kernel"]["values"])
     assert k[4, 4] == pytest.approx(1.0) and "noise" in d["operator"]["kernel_fallback"]
     assert (tmp_path / "n.png").exists()

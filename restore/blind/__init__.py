@@ -91,7 +91,7 @@ from .deconv import denoised_deconvolution
 from .estimate import ESTIMATE_DEFAULTS, estimate_kernel, pyramid_sizes
 from .reliability import NOISE_LIMIT, kernel_problem
 
-__all__ = ["solve_blind", "estimate_blur", "checked_blur", "kernel_problem", "FALLBACK_WARNING", "estimate_gaussian_std", "default_support", "salient_window", "ESTIMATE_SIDE", "estimate_kernel", "luma", "BlindResult", "ESTIMATE_DEFAULTS", "KERNEL_NOISE", "SUBPIXEL_MASS",
+__all__ = ["solve_blind", "estimate_blur", "checked_blur", "kernel_problem", "FALLBACK_WARNING", "fallback_warning", "estimate_gaussian_std", "default_support", "salient_window", "ESTIMATE_SIDE", "estimate_kernel", "luma", "BlindResult", "ESTIMATE_DEFAULTS", "KERNEL_NOISE", "SUBPIXEL_MASS",
            "pyramid_sizes", "check_blind_input", "budget_starts", "ESTIMATE_PIXELS", "START_ORDER"]
 
 #: σ_k: the kernel error counted as measurement noise in the final solve (module docstring)
@@ -245,9 +245,21 @@ def checked_blur(y: Tensor, prior, kernel_size: int, sigma_y: float = 0.0, bound
     return k, problem
 
 
-#: the one warning line of a rejected kernel estimate (`checked_blur`): CLI and `solve_blind` alike
+#: the one warning line of a rejected kernel estimate (`checked_blur`, via `fallback_warning`): CLI and
+#: `solve_blind` alike
 FALLBACK_WARNING = ("the blur could not be estimated reliably ({problem}); restored without deblurring "
-                    "(lightly denoised) — give the blur with --kernel gauss [--kernel-std S] or --kernel PATH")
+                    "(lightly denoised) — {hint}give the blur with --kernel gauss [--kernel-std S] or --kernel PATH")
+
+#: added when an estimate was made and rejected: a sharp photo's estimate (a blur found in its detail or its
+#: noise) is rejected the same way, and then nothing is wrong with the photo
+SHARP_HINT = "right for a photo without blur; if yours is blurred, "
+
+
+def fallback_warning(problem: str) -> str:
+    """The warning line for a rejected estimate: ``FALLBACK_WARNING`` with the reason, and ``SHARP_HINT``
+    unless the input was too noisy for an estimate to be made at all."""
+    hint = "" if problem.startswith("the noise") else SHARP_HINT
+    return FALLBACK_WARNING.format(problem=problem, hint=hint)
 
 
 def default_support(h: int, w: int, largest: int = 31) -> int:
@@ -303,7 +315,7 @@ def solve_blind(y: Tensor, prior, kernel_size: int = 31, method: str | None = No
         if check:
             k, problem = checked_blur(y[b], prior, n, float(sigma[b]), boundary, estimate)
             if problem is not None:
-                warnings.warn(f"image {b}: " + FALLBACK_WARNING.format(problem=problem), RuntimeWarning, stacklevel=2)
+                warnings.warn(f"image {b}: " + fallback_warning(problem), RuntimeWarning, stacklevel=2)
         else:
             k = estimate_blur(y[b], prior, n, float(sigma[b]), boundary, estimate)
         if method is None:

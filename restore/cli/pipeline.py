@@ -383,7 +383,7 @@ def estimate_kernel(plan: Plan, prior, show: bool) -> None:
     (`restore.blind.estimate_blur`, on the most textured 512² window of a larger photo), then build the
     operator; ``plan.spec`` records the estimate.  An unreliable free-form estimate (`restore.blind.checked_blur`:
     too noisy or scattered) becomes the delta, with one warning line."""
-    from ..blind import ESTIMATE_SIDE, FALLBACK_WARNING, checked_blur, estimate_gaussian_std
+    from ..blind import ESTIMATE_SIDE, checked_blur, estimate_gaussian_std, fallback_warning
 
     if show:
         click.echo("estimating the blur kernel from the image ...", err=True)
@@ -393,7 +393,7 @@ def estimate_kernel(plan: Plan, prior, show: bool) -> None:
         est, problem = checked_blur(y, prior, specs.estimate_size(spec, y.shape), plan.noise, spec["boundary"],
                                     max_side=ESTIMATE_SIDE)
         if problem is not None:  # never silently worse than the input
-            click.echo("warning: " + FALLBACK_WARNING.format(problem=problem), err=True)
+            click.echo("warning: " + fallback_warning(problem), err=True)
     else:  # --kernel gauss without --kernel-std
         est = estimate_gaussian_std(y, prior, plan.noise, spec["boundary"], spec.get("kernel_size"), ESTIMATE_SIDE)
     plan.spec = specs.with_estimate(spec, est)
