@@ -178,3 +178,19 @@ def test_multi_start_keeps_the_start_that_explains_y_best():
     assert torch.equal(alone, kernel)  # a start's estimate does not depend on the others
     with pytest.raises(ValueError, match="starts must name"):
         estimate_kernel(g, 9, boundary="circular", starts=("bar", "spiral"))
+
+
+def test_refinement_continues_from_the_kept_kernel():
+    """``refine`` = that many more alternations at λ = REFINE_LAM from the kept start's kernel, on its grid."""
+    from operators.kernel_fit import fit_kernel
+    from restore.blind.estimate import ESTIMATE_DEFAULTS as ED, REFINE_LAM, estimate_kernel, salient_gradients
+    from restore.blind.latent import l0_latent
+
+    k = ops.motion_kernel(9, 0.3, seed=2).double()
+    _, y = _blurred(k, sigma=0.0)
+    g = y[0, 0]
+    kept = estimate_kernel(g, 9, boundary="circular", starts=("bar", "box"))
+    x = l0_latent(g, kept, REFINE_LAM)
+    by_hand = fit_kernel(x, g, 9, gamma=ED["gamma"], threshold=ED["threshold"], min_piece=ED["min_piece"],
+                         grads=salient_gradients(x, 9, ED["salient"]), init=kept)
+    assert torch.equal(estimate_kernel(g, 9, boundary="circular", starts=("bar", "box"), refine=1), by_hand)

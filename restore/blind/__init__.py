@@ -29,6 +29,7 @@ alternating with an image estimate (E-step), here as
    (session 10, benchmarks/BLIND.md): with the reliability checks, circular 255² noise-free (CBSD432,
    8 images × the 8 Levin kernels) 27.99 → 28.50 dB, valid 160² at σ_y 0.01 24.34 → 24.56 dB; picking
    by the E-step's residual instead did not beat one start.  The pick is then checked (`checked_blur`).
+   For noise-free inputs the kept kernel is refined by ``REFINE_CLEAN`` (3) more alternations at λ = 10⁻⁴.
 2. **Image** (the E-step, with the diffusion prior).  Default (``method=None``,
    `restore.blind.deconv`): a gradient-regularised deconvolution with k̂, then one posterior-mean
    step of the prior,
@@ -92,7 +93,7 @@ from .estimate import ESTIMATE_DEFAULTS, estimate_kernel, pyramid_sizes
 from .reliability import NOISE_LIMIT, kernel_problem
 
 __all__ = ["solve_blind", "estimate_blur", "checked_blur", "kernel_problem", "FALLBACK_WARNING", "fallback_warning", "estimate_gaussian_std", "default_support", "salient_window", "ESTIMATE_SIDE", "estimate_kernel", "luma", "BlindResult", "ESTIMATE_DEFAULTS", "KERNEL_NOISE", "SUBPIXEL_MASS",
-           "pyramid_sizes", "check_blind_input", "budget_starts", "ESTIMATE_PIXELS", "START_ORDER"]
+           "pyramid_sizes", "check_blind_input", "budget_starts", "ESTIMATE_PIXELS", "START_ORDER", "REFINE_CLEAN"]
 
 #: σ_k: the kernel error counted as measurement noise in the final solve (module docstring)
 KERNEL_NOISE = 0.005
@@ -193,6 +194,13 @@ ESTIMATE_PIXELS = 512 * 512
 START_ORDER = ("bar", "box", "bar-v", "strong")
 
 
+#: noise-free inputs: alternations at λ = 10⁻⁴ refining the kept kernel (`estimate_kernel`'s ``refine``).  Chosen
+#: on the first 4 circular training sets of BLIND.md session 10 (3 or 8 at 10⁻⁴: +0.23 / +0.25 dB; at 10⁻³ −0.7;
+#: a sparsity-reweighted ridge, p = 0.5 / 1: −1.7 / −0.3) and checked on 4 others (+0.28 dB, 32 crops); on
+#: noisy valid crops it cost 0.05 dB (λ = 10⁻⁴ lets the denoised image's residue in), so noisy inputs skip it.
+REFINE_CLEAN = 3
+
+
 def budget_starts(h: int, w: int) -> tuple[str, ...]:
     """As many starts of ``START_ORDER`` as ``ESTIMATE_PIXELS`` pays for on an h×w window (at least one):
     each start costs one whole estimate, so a small image gets the variance reduction of several
@@ -221,7 +229,8 @@ def estimate_blur(y: Tensor, prior, kernel_size: int, sigma_y: float = 0.0, boun
     g = _window(y, n, max_side)
     if sigma_y > 0:  # noisy y: estimate on the prior's denoised image (the blur survives)
         g = _denoise(prior, g, PREDENOISE * sigma_y)
-    options = {**ESTIMATE_DEFAULTS, "starts": budget_starts(*g.shape), **(estimate or {})}
+    options = {**ESTIMATE_DEFAULTS, "starts": budget_starts(*g.shape), "refine": REFINE_CLEAN if sigma_y <= 0 else 0,
+               **(estimate or {})}
     with one_thread():
         k = estimate_kernel(g, n, boundary=boundary, **options)
     c = n // 2
