@@ -172,6 +172,17 @@ def blind_statistics(y, xb, kb, sigma, boundary="reflect") -> dict:
             "resid": float(res) / sigma, "kmax": float(kb.max())}
 
 
+def valid_crop(img, k, side: int):
+    """(x, k ∗ x valid): the central side×side crop of a grey image (float32) and its valid blur by k — the
+    central side×side of k ∗ (the (side + n − 1)² crop around it), so y sees the scene beyond x's border."""
+    m = k.shape[0] // 2
+    big_side = side + 2 * m
+    top, left = (img.shape[0] - big_side) // 2, (img.shape[1] - big_side) // 2
+    big = img[top:top + big_side, left:left + big_side][None, None]
+    x = big[..., m:m + side, m:m + side].float()
+    return x, ops.Blur(k, boundary="circular")(big)[..., m:m + side, m:m + side]
+
+
 def run_crops(args, prior):
     """Test crops, valid convolution: y (side×side) = the valid part of k ∗ (a (side + n − 1)² crop),
     + σ_y z with σ_y = 0.01; the truth is the crop's central side×side; reflect boundary for every solve."""
@@ -184,12 +195,7 @@ def run_crops(args, prior):
         img = torch.from_numpy(img)
         for name, k in crop_kernels():
             n = k.shape[0]
-            m = n // 2
-            big_side = args.side + 2 * m
-            top, left = (img.shape[0] - big_side) // 2, (img.shape[1] - big_side) // 2
-            big = img[top:top + big_side, left:left + big_side][None, None]
-            x = big[..., m:m + args.side, m:m + args.side].float()
-            yv = ops.Blur(k, boundary="circular")(big)[..., m:m + args.side, m:m + args.side]
+            x, yv = valid_crop(img, k, args.side)
             seed = sum(map(ord, cid + name))
             y = ops.GaussianNoise(sigma)(yv, seed=seed).float()
             A = ops.Blur(k, boundary="reflect")

@@ -29,7 +29,7 @@ import torch
 import operators as ops
 import restore
 import restore.blind as rb
-from blind import DATA, crop_kernels, kernel_error, psnr_upto_shift
+from blind import DATA, crop_kernels, kernel_error, psnr_upto_shift, valid_crop
 from operators.kernel_fit import delta_kernel
 from restore.blind.deconv import denoised_deconvolution
 from restore.blind.estimate import ESTIMATE_DEFAULTS, STARTS, estimate_kernel
@@ -38,20 +38,13 @@ from restore.blind.reliability import kernel_problem
 
 def crop_pair(img, k, mode):
     """(sharp x, 8-bit y, boundary, support) for one training image and kernel."""
-    n = k.shape[0]
-    m = n // 2
     if mode == "circ":
         side = 255
         top, left = (img.shape[0] - side) // 2, (img.shape[1] - side) // 2
         x = img[top:top + side, left:left + side][None, None]
-        yv, boundary, size = ops.Blur(k, boundary="circular")(x), "circular", 31
-    else:
-        side, bs = 160, 160 + 2 * m
-        top, left = (img.shape[0] - bs) // 2, (img.shape[1] - bs) // 2
-        big = img[top:top + bs, left:left + bs][None, None]
-        x = big[..., m:m + side, m:m + side]
-        yv, boundary, size = ops.Blur(k, boundary="circular")(big)[..., m:m + side, m:m + side], "reflect", n | 1
-    return x.float(), yv, boundary, size
+        return x.float(), ops.Blur(k, boundary="circular")(x), "circular", 31
+    x, yv = valid_crop(img, k, 160)
+    return x, yv, "reflect", k.shape[0] | 1
 
 
 def run(args):

@@ -88,7 +88,7 @@ def onesided_mean(P: Tensor, w: int) -> float:
 
 def fit_kernel(x: Tensor, y: Tensor, size: int, gamma: float = 1e-3, project: bool = True,
                threshold: float = 0.05, min_piece: float = 0.0, grads=None, iters: int = 20,
-               init: Tensor | None = None, mask: Tensor | None = None, weights: Tensor | None = None) -> Tensor:
+               init: Tensor | None = None, mask: Tensor | None = None) -> Tensor:
     """k = P_N(argmin_{k on N×N} Σ_d ‖∂_d y − k ⊛ ∂_d x‖² + γ‖k‖²) for 2-D x, y of the same shape
     (module docstring), by ``iters`` conjugate-gradient steps from ``init`` (default uniform);
     ``project=False`` returns the unprojected least-squares kernel.  ``grads`` replaces
@@ -113,8 +113,6 @@ def fit_kernel(x: Tensor, y: Tensor, size: int, gamma: float = 1e-3, project: bo
         num = num + X.conj() * Y
         power = power + X.abs() ** 2
     g = gamma * onesided_mean(power, w)
-    if weights is not None:  # a weighted ridge γ Σ w_i k_i² (e.g. reweighted toward a sparse kernel)
-        g = g * weights.to(x.dtype)
 
     def normal(k: Tensor) -> Tensor:  # (Σ_d C_dᵀ M_d C_d + γ) k restricted to the N×N support
         if mask is None:

@@ -167,11 +167,17 @@ def estimate_kernel(y: Tensor, size: int, boundary: str = "reflect", iters: int 
         if best is None or score < best[0]:
             best = (score, k, yl, mask)
     _, k, yl, mask = best
+    fit = {"gamma": gamma, "threshold": threshold, "min_piece": min_piece, "mask": mask}
     for _ in range(int(refine)):
-        x = l0_latent(yl, k, REFINE_LAM, mask=mask)
-        k = fit_kernel(x, yl, size, gamma=gamma, threshold=threshold, min_piece=min_piece,
-                       grads=salient_gradients(x, size, salient), init=k, mask=mask)
+        k = _alternate(yl, k, REFINE_LAM, size, salient, fit, init=k)
     return k
+
+
+def _alternate(yl: Tensor, k: Tensor, lam: float, n: int, salient: float, fit: dict, **more) -> Tensor:
+    """One x-step and k-step: x = `l0_latent`(y_l, k, λ), then the `fit_kernel` of x's salient gradients
+    (``fit``: gamma, threshold, min_piece, mask; ``more``: iters, init)."""
+    x = l0_latent(yl, k, lam, mask=fit["mask"])
+    return fit_kernel(x, yl, n, grads=salient_gradients(x, n, salient), **fit, **more)
 
 
 def _estimate_from(y, size, boundary, init, lam, iters, lam_min, gamma, threshold, min_piece, salient, polish,
@@ -191,18 +197,15 @@ def _estimate_from(y, size, boundary, init, lam, iters, lam_min, gamma, threshol
             if valid:
                 mask = _valid_mask(yl.shape, hl, wl, min(n, hl - 1, wl - 1), y.dtype, y.device)
         k = init(n, y.dtype, y.device) if k is None else resize_kernel(k, n)
+        fit = {"gamma": gamma, "threshold": threshold, "min_piece": min_piece, "mask": mask}
         for _ in range(iters):
-            x = l0_latent(yl, k, lam_l, mask=mask)
-            k = fit_kernel(x, yl, n, gamma=gamma, threshold=threshold, min_piece=min_piece,
-                           grads=salient_gradients(x, n, salient), iters=cg_iters, mask=mask)
+            k = _alternate(yl, k, lam_l, n, salient, fit, iters=cg_iters)
             lam_l = max(lam_l / 1.1, lam_min)
         if callback is not None:
             callback(level, n, k)
     for _ in range(int(polish)):  # finest level: λ halves down to polish_min
         lam_l = max(lam_l / 2, polish_min)
-        x = l0_latent(yl, k, lam_l, mask=mask)
-        k = fit_kernel(x, yl, n, gamma=gamma, threshold=threshold, min_piece=min_piece,
-                       grads=salient_gradients(x, n, salient), init=k, mask=mask)
+        k = _alternate(yl, k, lam_l, n, salient, fit, init=k)
     return k, yl, mask
 
 
