@@ -37,8 +37,10 @@ BOUNDARIES = ("circular",) + tuple(m for m in MODES if m != "circular")
 
 
 def fft_size(n: int) -> int:
-    """The smallest m ≥ n whose prime factors are 2, 3, 5 and 7 (sizes the FFT is fast on)."""
-    m = n
+    """The smallest even m ≥ n whose prime factors are 2, 3, 5 and 7 (sizes the FFT is fast on; even
+    because a real FFT of odd length takes a slower path: a 3-plane rfft2/irfft2 pair on 147² took 1.6×
+    the time of one on 150², on 315² 2× that of 320²)."""
+    m = max(2, n + (n % 2))
     while True:
         r = m
         for p in (2, 3, 5, 7):
@@ -46,7 +48,7 @@ def fft_size(n: int) -> int:
                 r //= p
         if r == 1:
             return m
-        m += 1
+        m += 2
 
 
 def _as_planes(x: Tensor) -> Tensor:

@@ -151,9 +151,9 @@ def test_zero_lambda_images_keep_the_projection():
 
 @pytest.mark.parametrize("boundary", ["reflect", "symmetric", "zero"])
 def test_fft_path_on_a_fast_grid_equals_direct_convolution(boundary):
-    """The padded FFT path runs on an enlarged 2·3·5·7-smooth grid; forward and adjoint stay exact."""
-    assert [fft_size(n) for n in (11, 13, 25, 274)] == [12, 14, 25, 280]
-    k = O.motion_kernel(9, 0.5, seed=1)  # 81 taps: FFT path; 17 + 8 = 25, 23 + 8 = 31 → grid 25 × 32
+    """The padded FFT path runs on an enlarged even 2·3·5·7-smooth grid; forward and adjoint stay exact."""
+    assert [fft_size(n) for n in (11, 13, 25, 146, 274, 306)] == [12, 14, 28, 150, 280, 320]
+    k = O.motion_kernel(9, 0.5, seed=1)  # 81 taps: FFT path; 17 + 8 = 25, 23 + 8 = 31 → grid 28 × 32
     fft, direct = O.Blur(k, boundary=boundary), O.Blur(k, boundary=boundary)
     direct.fft_min_taps = 10**9
     x = O.randn((2, 3, 17, 23), 0, dtype=F64)
