@@ -225,3 +225,16 @@ def test_nfe_counts_every_chain_of_an_averaged_estimate(setup, tmp_path):
                      echo=lambda m: None, plots_enabled=False)
     assert [r["nfe"] for r in rows] == [STEPS * M]
     assert M > 1  # the shipped SR default is an average (tuned.py); this test would not see a miscount otherwise
+
+
+def test_average_one_runs_a_single_chain_and_is_recorded(setup, tmp_path):
+    """--average 1 overrides SR's tuned average: NFE = steps, the image's JSON records it; 0 is refused."""
+    _, data, prior = setup
+    one = run_bench(str(data), "sr4", "ddrm", tmp_path / "one", steps=STEPS, limit=1, prior=str(prior),
+                    echo=lambda m: None, plots_enabled=False, average=1)
+    assert [r["nfe"] for r in one] == [STEPS]
+    record = json.loads(next((tmp_path / "one").rglob(f"ddrm_s{STEPS}_seed0.json")).read_text())
+    assert record["average"] == 1
+    with pytest.raises(ValueError, match="average must be"):
+        run_bench(str(data), "sr4", "ddrm", tmp_path / "bad", steps=STEPS, limit=1, prior=str(prior),
+                  echo=lambda m: None, plots_enabled=False, average=0)

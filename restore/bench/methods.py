@@ -152,8 +152,9 @@ def applicable(method: str, task: str) -> bool:
 
 
 # ------------------------------------------------------------------------------------------------
-def run_method(method: str, m: Measurement, prior, steps: int | None, seed: int) -> torch.Tensor:
-    """x̂ (1, C, H, W) in [0, 1] for one measurement."""
+def run_method(method: str, m: Measurement, prior, steps: int | None, seed: int, average: int | None = None) -> torch.Tensor:
+    """x̂ (1, C, H, W) in [0, 1] for one measurement; ``average`` overrides the chains our diffusion methods
+    average (None: their tuned value)."""
     if method == "rl":
         return richardson_lucy(m)
     if method == "tv":
@@ -163,7 +164,8 @@ def run_method(method: str, m: Measurement, prior, steps: int | None, seed: int)
     from .. import solve
     if prior is None:  # pinv / wiener never call it
         prior = _no_prior
-    return solve(m.y, m.A, prior, method=method, sigma_y=m.sigma_y, steps=steps, seed=seed)
+    options = {"average": int(average)} if average is not None and method not in BASELINES else {}
+    return solve(m.y, m.A, prior, method=method, sigma_y=m.sigma_y, steps=steps, seed=seed, **options)
 
 
 def _no_prior(x, sigma):

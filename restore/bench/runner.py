@@ -128,8 +128,14 @@ def _lock(out: Path, dist, dev):
 
 
 def run_bench(data, task_list, method_list, out, steps=None, limit=None, crop=256, prior="default",
-              sigma_y=None, seed=0, device="auto", echo=print, plots_enabled=True) -> list[dict]:
-    """Run (or resume) the benchmark; returns the final sorted rows on rank 0 (the rank's own rows elsewhere)."""
+              sigma_y=None, seed=0, device="auto", echo=print, plots_enabled=True, average=None) -> list[dict]:
+    """Run (or resume) the benchmark; returns the final sorted rows on rank 0 (the rank's own rows elsewhere).
+
+    ``average`` = M: every diffusion method of ours averages M chains (1: one chain, NFE = steps) instead of
+    its tuned value (`restore.guidance.tuned`); recorded in each image's JSON.  Rows are keyed without it,
+    so give such a run its own ``out`` folder."""
+    if average is not None and int(average) < 1:
+        raise ValueError(f"average must be ≥ 1, got {average!r}")
     out = Path(out)
     task_list = T.parse_tasks(task_list)
     method_list = [m.strip().lower() for m in (method_list.split(",") if isinstance(method_list, str) else method_list)
@@ -164,7 +170,7 @@ def run_bench(data, task_list, method_list, out, steps=None, limit=None, crop=25
         skipped = len(distributed.shard(jobs, dist)) - len(mine)
         echo(f"[rank {dist.rank}/{dist.world}] {len(mine)} rows to compute, {skipped} already done "
              f"({len(jobs)} jobs in all, device {dev})")
-        new_rows = _compute(mine, out, own_file, steps, crop, prior, sigma_y, int(seed), dev, dist, echo)
+        new_rows = _compute(mine, out, own_file, steps, crop, prior, sigma_y, int(seed), dev, dist, echo, average)
         dist.barrier()
         if not dist.is_main:
             return new_rows
@@ -191,7 +197,7 @@ def run_bench(data, task_list, method_list, out, steps=None, limit=None, crop=25
         dist.close()
 
 
-def _compute(jobs, out, own_file, steps, crop, prior_name, sigma_y, seed, dev, dist, echo) -> list[dict]:
+def _compute(jobs, out, own_file, steps, crop, prior_name, sigma_y, seed, dev, dist, echo, average=None) -> list[dict]:
     if not jobs:
         return []
     prior = None
@@ -229,7 +235,7 @@ def _compute(jobs, out, own_file, steps, crop, prior_name, sigma_y, seed, dev, d
             with PeakMemory(dev) as mem:
                 t0 = time.perf_counter()
                 xhat = M.run_method(method, md, counted, M.steps_for(method, steps) if M.uses_prior(method) else None,
-                                    solver_seed)
+                                    solver_seed, average=average)
                 if dev.type == "cuda":
                     torch.cuda.synchronize(dev)
                 seconds = time.perf_counter() - t0
@@ -243,7 +249,7 @@ def _compute(jobs, out, own_file, steps, crop, prior_name, sigma_y, seed, dev, d
                    "device": str(dev), "rank": dist.rank,
                    "finished": datetime.now(timezone.utc).isoformat(timespec="microseconds")}
             stem = f"{method}_s{n_steps}_seed{seed}"
-            record = {**row, "solver_seed": solver_seed, "prior": str(prior_name), "crop": crop,
+            record = {**row, "solver_seed": solver_seed, "prior": str(prior_name), "crop": crop, "average": average,
                       "source": str(path), "operator": m.spec}
             _commit({d / f"{stem}.png": _png(d / f"{stem}.png", xhat),
                      d / f"{stem}.json": json.dumps(record, indent=1).encode("utf-8")}, appender, row)

@@ -17,6 +17,9 @@ from .app import main
 @click.option("--steps", default=None, metavar="N|M=N,...",
               help="Sampler steps: N for every diffusion method, or per method (e.g. dps=100,projection=100).  "
                    "[default: each method's own]")
+@click.option("--average", type=click.IntRange(min=1), default=None, metavar="M",
+              help="Chains each of our diffusion methods averages (1: one chain, NFE = steps; give the run its own "
+                   "--out).  [default: each method's tuned value]")
 @click.option("--limit", type=int, default=None, metavar="N", help="First N images (by name) of each folder.")
 @click.option("--crop", type=int, default=256, show_default=True, metavar="S",
               help="Center crop side (smaller images: min(H, W), rounded down to a multiple of 8; never padded).")
@@ -27,7 +30,7 @@ from .app import main
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
 @click.option("-q", "--quiet", is_flag=True, help="Only the summary.")
-def bench(data, task, method, out, steps, limit, crop, prior, sigma_y, seed, device, no_plots, quiet):
+def bench(data, task, method, out, steps, average, limit, crop, prior, sigma_y, seed, device, no_plots, quiet):
     """Benchmark methods × tasks on image folders: RESULTS/results.csv, summary.md, plots.
 
     \b
@@ -46,4 +49,4 @@ def bench(data, task, method, out, steps, limit, crop, prior, sigma_y, seed, dev
             click.echo(msg)
 
     run_bench(data, task, method, out, steps=steps, limit=limit, crop=crop, prior=prior, sigma_y=sigma_y,
-              seed=seed, device=device, echo=echo, plots_enabled=not no_plots)
+              seed=seed, device=device, echo=echo, plots_enabled=not no_plots, average=average)
