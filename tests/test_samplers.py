@@ -2,7 +2,7 @@
 
 Distribution test (``test_sampler_reproduces_the_mixture``): a 3-component Gaussian mixture on
 C=1, H=1, W=2 in [0, 1] units (means ≥ 0.5 apart, component std 0.08-0.12, distinct covariances),
-N = 8000 samples per sampler with its default steps, float64, seed 0.  Statistics (weights, component
+N = 4000 samples per sampler with its default steps, float64, seed 0.  Statistics (weights, component
 means, covariances) are computed by assigning each sample to its most responsible component; the
 reference values come from the same estimator on 400 000 exact samples, so assignment effects cancel.
 Tolerance per statistic = 4 Monte-Carlo standard errors at N (weights √(w(1−w)/N); means, in units of
@@ -21,7 +21,7 @@ from restore.sampling import (DEFAULT_STEPS, SAMPLERS, ddim_step, ddpm_step, get
                               sample_ddim, sample_ode, vp_timesteps)
 from restore.diffusion import VPSchedule
 
-N = 8000
+N = 4000
 # allowances for discretisation bias: (weights, means [std units], covariances [correlation units])
 BIAS = {"ddpm": (0.01, 0.04, 0.04), "sde": (0.01, 0.04, 0.04), "pc": (0.01, 0.05, 0.08),
         "ode": (0.015, 0.07, 0.05), "ddim": (0.02, 0.11, 0.15)}
