@@ -6,7 +6,11 @@ scores every subset of starts by the rule restore uses (the smallest fit score; 
 checked and, when rejected, comes back as the input — `restore.blind.checked_blur`) against the oracle (the best start by PSNR).
 
     OMP_NUM_THREADS=1 python benchmarks/blind_starts.py --mode circ --crops 106005,106020 --out rows.jsonl
-    python benchmarks/blind_starts.py --report rows.jsonl
+    python benchmarks/blind_starts.py --report rows.jsonl [--by fs0.0003]
+
+``--lams 1e-4,3e-4`` also records each start's `fit_score` at those λ (keys ``fs<λ>``, the finest level's tapered
+grid and valid mask as the estimate scores it); ``--report --by KEY`` picks by that key instead of the shipped
+score (session 11's study of the score's λ, benchmarks/BLIND.md).
 
 ``circ``: 255² central crops of CBSD432, circular blur by the 8 Levin kernels, 8-bit, no noise, 31² support
 (Levin's setting); ``valid``: 160² crops, valid blur by the 8 Levin + 4 Lai kernels, σ_y 0.01, the true
@@ -32,7 +36,8 @@ import restore.blind as rb
 from blind import DATA, crop_kernels, kernel_error, psnr_upto_shift, valid_crop
 from operators.kernel_fit import delta_kernel
 from restore.blind.deconv import denoised_deconvolution
-from restore.blind.estimate import ESTIMATE_DEFAULTS, STARTS, estimate_kernel
+from restore.blind.estimate import ESTIMATE_DEFAULTS, STARTS, _valid_mask, estimate_kernel, fit_score
+from restore.blind.taper import taper_pad
 from restore.blind.reliability import kernel_problem
 
 
@@ -68,19 +73,34 @@ def run(args):
                 estimate_kernel(g, size, boundary=boundary, **{**ESTIMATE_DEFAULTS, "starts": tuple(STARTS)},
                                 scores=found)
             row = {"img": cid, "k": name, "input": psnr_upto_shift(y, x)}
+            lams = [float(v) for v in args.lams.split(",")] if args.lams else []
+            if lams:
+                yl, mask = score_grid(g, size, boundary)
             for start, score, kb in found:
                 c = kb.shape[0] // 2
                 if float(kb[max(0, c - 1):c + 2, max(0, c - 1):c + 2].sum()) >= rb.SUBPIXEL_MASS:
                     kb = delta_kernel(kb.shape[0])
                 xo = denoised_deconvolution(y[0], kb, prior, sigma, boundary=boundary)
                 row[start] = {"score": score, "psnr": psnr_upto_shift(xo[None], x), "kerr": kernel_error(kb, k),
-                              "ok": kernel_problem(rb.luma(y[0]), kb, prior, sigma, boundary) is None}
+                              "ok": kernel_problem(rb.luma(y[0]), kb, prior, sigma, boundary) is None,
+                              **{f"fs{lam:g}": fit_score(yl, kb, mask, lam) for lam in lams}}
             print(json.dumps(row), flush=True)
             with open(args.out, "a") as f:
                 f.write(json.dumps(row) + "\n")
 
 
-def report(paths):
+def score_grid(g, size, boundary):
+    """(y_l, mask) of the finest level as `estimate_kernel` scores it: g tapered to the FFT grid with its
+    valid mask (photos), g itself on a circular grid."""
+    g = g.to(torch.float64)
+    if boundary == "circular":
+        return g, None
+    h, w = g.shape
+    yl = taper_pad(g, size, smooth=True)
+    return yl, _valid_mask(yl.shape, h, w, min(size, h - 1, w - 1), g.dtype, g.device)
+
+
+def report(paths, by="score"):
     rows = [json.loads(line) for p in paths for line in open(p)]
     starts = [s for s in STARTS if s in rows[0]]
     print(f"{len(rows)} crops, input {statistics.mean(r['input'] for r in rows):.2f} dB")
@@ -90,7 +110,7 @@ def report(paths):
         for sub in itertools.combinations(starts, n):
             raw, checked = [], []
             for r in rows:
-                best = min(sub, key=lambda s: r[s]["score"])
+                best = min(sub, key=lambda s: r[s][by])
                 raw.append(r[best]["psnr"])
                 checked.append(r["input"] if r[best]["ok"] is False else r[best]["psnr"])  # as checked_blur does
             below = sum(c < r["input"] - 0.01 for c, r in zip(checked, rows))
@@ -106,8 +126,10 @@ def main(argv=None):
     ap.add_argument("--crops", default="104055,105019,105027,105053")
     ap.add_argument("--out", default="blind_starts.jsonl")
     ap.add_argument("--report", nargs="+", default=None, help="rows files to score (no estimates run)")
+    ap.add_argument("--lams", default="", help="also record fit_score at these λ (comma-separated)")
+    ap.add_argument("--by", default="score", help="--report: pick by this per-start key (score, fs<λ>)")
     args = ap.parse_args(argv)
-    return report(args.report) if args.report else run(args)
+    return report(args.report, args.by) if args.report else run(args)
 
 
 if __name__ == "__main__":
