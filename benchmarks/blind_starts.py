@@ -36,8 +36,7 @@ import restore.blind as rb
 from blind import DATA, crop_kernels, kernel_error, psnr_upto_shift, valid_crop
 from operators.kernel_fit import delta_kernel
 from restore.blind.deconv import denoised_deconvolution
-from restore.blind.estimate import ESTIMATE_DEFAULTS, STARTS, _valid_mask, estimate_kernel, fit_score
-from restore.blind.taper import taper_pad
+from restore.blind.estimate import ESTIMATE_DEFAULTS, STARTS, estimate_kernel, fit_score, level_grid
 from restore.blind.reliability import kernel_problem
 
 
@@ -56,6 +55,7 @@ def run(args):
     torch.set_num_threads(1)
     prior = restore.load_prior("default")
     sigma = 0.01 if args.mode == "valid" else 0.0
+    lams = [float(v) for v in args.lams.split(",")] if args.lams else []
     kernels = [kk for kk in crop_kernels() if args.mode != "circ" or kk[0].startswith("levin")]
     for cid in args.crops.split(","):
         img = cv2.imread(str(next((DATA / "train" / "CBSD432").glob(f"{cid}.*"))), cv2.IMREAD_GRAYSCALE) / 255.0
@@ -73,9 +73,8 @@ def run(args):
                 estimate_kernel(g, size, boundary=boundary, **{**ESTIMATE_DEFAULTS, "starts": tuple(STARTS)},
                                 scores=found)
             row = {"img": cid, "k": name, "input": psnr_upto_shift(y, x)}
-            lams = [float(v) for v in args.lams.split(",")] if args.lams else []
-            if lams:
-                yl, mask = score_grid(g, size, boundary)
+            if lams:  # the finest level's grid, as estimate_kernel scores it
+                yl, mask = level_grid(g.to(torch.float64), size, boundary, ESTIMATE_DEFAULTS["valid"])
             for start, score, kb in found:
                 c = kb.shape[0] // 2
                 if float(kb[max(0, c - 1):c + 2, max(0, c - 1):c + 2].sum()) >= rb.SUBPIXEL_MASS:
@@ -87,17 +86,6 @@ def run(args):
             print(json.dumps(row), flush=True)
             with open(args.out, "a") as f:
                 f.write(json.dumps(row) + "\n")
-
-
-def score_grid(g, size, boundary):
-    """(y_l, mask) of the finest level as `estimate_kernel` scores it: g tapered to the FFT grid with its
-    valid mask (photos), g itself on a circular grid."""
-    g = g.to(torch.float64)
-    if boundary == "circular":
-        return g, None
-    h, w = g.shape
-    yl = taper_pad(g, size, smooth=True)
-    return yl, _valid_mask(yl.shape, h, w, min(size, h - 1, w - 1), g.dtype, g.device)
 
 
 def report(paths, by="score"):

@@ -5,7 +5,7 @@
 # crops).  Our task defaults (daps) run beside them as a reference.
 # Needs deepinv importable (benchmarks/README.md: a separate venv; on these machines torch 2.14.1 and
 # torchvision 0.29.1 install from the local wheel store).
-#   OMP_NUM_THREADS=1 bash benchmarks/run_deepinv.sh      # then: python benchmarks/deepinv_table.py
+#   OMP_NUM_THREADS=1 bash benchmarks/run_deepinv.sh      # tables: $OUT/summary.md, $OUT/one_chain/summary.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data/test/CBSD68}

@@ -164,7 +164,7 @@ def run_method(method: str, m: Measurement, prior, steps: int | None, seed: int,
     from .. import solve
     if prior is None:  # pinv / wiener never call it
         prior = _no_prior
-    options = {"average": int(average)} if average is not None and method not in BASELINES else {}
+    options = {} if average is None else {"average": int(average)}  # deterministic baselines ignore it
     return solve(m.y, m.A, prior, method=method, sigma_y=m.sigma_y, steps=steps, seed=seed, **options)
 
 

@@ -187,15 +187,10 @@ def _estimate_from(y, size, boundary, init, lam, iters, lam_min, gamma, threshol
     h, w = y.shape
     k = None
     lam_l = lam
-    mask = None
     for level, n in enumerate(pyramid_sizes(size)):
         s = n / size
         hl, wl = max(n, round(h * s)), max(n, round(w * s))
-        yl = _resize(y, hl, wl)
-        if boundary != "circular":
-            yl = taper_pad(yl, n, smooth=True)
-            if valid:
-                mask = _valid_mask(yl.shape, hl, wl, min(n, hl - 1, wl - 1), y.dtype, y.device)
+        yl, mask = level_grid(_resize(y, hl, wl), n, boundary, valid)
         k = init(n, y.dtype, y.device) if k is None else resize_kernel(k, n)
         fit = {"gamma": gamma, "threshold": threshold, "min_piece": min_piece, "mask": mask}
         for _ in range(iters):
@@ -207,6 +202,17 @@ def _estimate_from(y, size, boundary, init, lam, iters, lam_min, gamma, threshol
         lam_l = max(lam_l / 2, polish_min)
         k = _alternate(yl, k, lam_l, n, salient, fit, init=k)
     return k, yl, mask
+
+
+def level_grid(yl: Tensor, n: int, boundary: str, valid: bool = True) -> tuple[Tensor, Tensor | None]:
+    """(grid, mask) a level's image y_l is estimated on for an n×n kernel: y_l itself on a circular grid (no
+    mask); for photos y_l tapered to an FFT-fast grid (`taper_pad`) with, when ``valid``, the mask of y_l's
+    own pixels (`_valid_mask`; None otherwise)."""
+    if boundary == "circular":
+        return yl, None
+    h, w = yl.shape
+    grid = taper_pad(yl, n, smooth=True)
+    return grid, (_valid_mask(grid.shape, h, w, min(n, h - 1, w - 1), yl.dtype, yl.device) if valid else None)
 
 
 def _valid_mask(shape, h: int, w: int, at: int, dtype, device) -> Tensor:
