@@ -25,6 +25,7 @@ class Dist:
     world: int = 1
     local_rank: int = 0
     initialized: bool = False
+    owned: bool = False  # this Dist created the process group (and so tears it down)
 
     @property
     def is_main(self) -> bool:
@@ -35,9 +36,10 @@ class Dist:
             torch.distributed.barrier()
 
     def close(self) -> None:
-        if self.initialized and torch.distributed.is_initialized():
+        """Leave the group; destroy it only when ``init`` created it (a caller's own group stays up)."""
+        if self.owned and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
-            self.initialized = False
+        self.initialized = self.owned = False
 
 
 def from_env() -> Dist:
@@ -50,11 +52,20 @@ def from_env() -> Dist:
 
 
 def init(device: torch.device) -> Dist:
-    """Join the process group when WORLD_SIZE > 1 (env:// rendezvous, as torchrun provides)."""
+    """Join the process group when WORLD_SIZE > 1 (env:// rendezvous, as torchrun provides).
+
+    A group the caller already set up is used as it is, and left up by ``close``: a pipeline that
+    calls ``train`` several times in one process keeps one group (re-creating a gloo group on the
+    same rendezvous store reads the old group's addresses and may fail to connect)."""
     d = from_env()
-    if d.world > 1 and not torch.distributed.is_initialized():
-        backend = "nccl" if device.type == "cuda" else "gloo"
-        torch.distributed.init_process_group(backend, timeout=datetime.timedelta(hours=BARRIER_HOURS))
+    if d.world > 1:
+        if not torch.distributed.is_initialized():
+            backend = "nccl" if device.type == "cuda" else "gloo"
+            torch.distributed.init_process_group(backend, timeout=datetime.timedelta(hours=BARRIER_HOURS))
+            d.owned = True
+        if torch.distributed.get_world_size() != d.world:
+            raise ValueError(f"the process group has {torch.distributed.get_world_size()} ranks, "
+                             f"WORLD_SIZE says {d.world}")
         d.initialized = True
     return d
 

@@ -22,13 +22,20 @@ def _images(folder, n, h, w, seed):
         cv2.imwrite(str(folder / f"im{i}.jpg"), (rng.random((h, w, 3)) * 255).astype(np.uint8))
 
 
-def test_recipe_cpu_mode_packs_trains_exports_and_resumes(tmp_path):
+def _module(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / f"benchmarks/gpu/{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_recipe_cpu_mode_packs_trains_exports_and_resumes(tmp_path, capsys):
+    """Pack, then the shell recipe from scratch; the resume runs recipe.main in this process (the same
+    code train.sh calls, without a second interpreter start)."""
     _images(tmp_path / "cbsd", 10, 40, 48, 0)
     _images(tmp_path / "imagenet", 3, 300, 320, 1)
     pack = tmp_path / "pack"
-    spec = importlib.util.spec_from_file_location("pack", ROOT / "benchmarks/gpu/pack.py")
-    packer = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(packer)
+    packer = _module("pack")
     packer.main(["--out", str(pack), "--max-mb", "1", "--cbsd", str(tmp_path / "cbsd"),
                  "--imagenet", str(tmp_path / "imagenet")])
     manifest = json.loads((pack / "pack.json").read_text())
@@ -52,7 +59,10 @@ def test_recipe_cpu_mode_packs_trains_exports_and_resumes(tmp_path):
     files = sorted(f.name for f in out.iterdir())
     assert files == ["log.txt", "tiny.json", "tiny.safetensors", "tiny_history.json", "tiny_training.png"]
     step1 = json.loads((out / "tiny.json").read_text())["step"]
-    second = run()
+    capsys.readouterr()
+    _module("recipe").main(["tiny", str(out), "--pack", str(pack), "--device", "cpu", "--minutes", "0.01",
+                            "--work", str(tmp_path / "work")])
+    second = "".join(capsys.readouterr())
     assert "resuming" in second and f"resumed from step {step1}" in second
     hist = json.loads((out / "tiny_history.json").read_text())
     assert hist[0]["step"] == step1 and hist[-1]["step"] > step1  # the curve carries on

@@ -164,27 +164,18 @@ def _torchrun():
 
 def test_ddp_two_gloo_ranks_identical_weights_and_exact_resume(tmp_path):
     """torchrun, 2 CPU ranks: the ranks' weights agree at every checkpoint (digests gathered from both),
-    one checkpoint writer, and 2 steps + resume to 4 == 4 steps in one go, bit for bit."""
+    one checkpoint writer, and 2 steps + resume to 4 == 4 steps in one go, bit for bit.  The three
+    trainings run in one launch (tests/ddp_runs.py), each joining and leaving the process group."""
     import os
     import subprocess
+    from pathlib import Path
     exe = _torchrun()
     data = _tiny_data(tmp_path, n=5)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-
-    def launch(out, steps, *extra):
-        args = [exe, "--standalone", "--nproc_per_node", "2", "-m", "restore.cli", "train", "--data", str(data),
-                "--out", str(tmp_path / out), "--steps", str(steps), "--batch", "2", "--patch", "16", "--base", "8",
-                "--mults", "1,2", "--blocks", "1", "--ckpt-every", "2", "--val-images", "1", "--device", "cpu", *extra]
-        return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-
-    def wait(p):
-        _, err = p.communicate(timeout=600)
-        assert p.returncode == 0, err[-2000:]
-
-    a = launch("a", 4)  # the uninterrupted run, beside the interrupted one (each torchrun picks a free port)
-    wait(launch("b", 2))
-    wait(launch("b", 4, "--resume"))
-    wait(a)
+    script = Path(__file__).with_name("ddp_runs.py")
+    p = subprocess.run([exe, "--standalone", "--nproc_per_node", "2", str(script), str(data), str(tmp_path)],
+                       capture_output=True, text=True, env=env, timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
     ha = json.loads((tmp_path / "a" / "history.json").read_text())
     hb = json.loads((tmp_path / "b" / "history.json").read_text())
     assert [h["step"] for h in ha] == [h["step"] for h in hb] == [2, 4]

@@ -48,13 +48,16 @@ def starting_point(model: str, work: Path, pack: Path) -> tuple[bool, str | None
     return False, None, "from scratch"
 
 
-def export(model: str, work: Path, out: Path) -> None:
-    """best (else last) EMA weights → OUT/MODEL*, float16 shards, with the curve."""
+def export(model: str, work: Path, out: Path, plot: bool = True) -> None:
+    """best (else last) EMA weights → OUT/MODEL*, float16 shards, with the history (and its plot when
+    ``plot``: the checkpoints' exports skip it, ~1 s each; the history alone redraws it)."""
     src = work / "best" if (work / "best.json").exists() else work / "last"
     for old in out.glob(f"{model}*.safetensors"):
         old.unlink()
     export_checkpoint(src, out / model, half=True, max_shard_bytes=SHARD_BYTES)
     shutil.copyfile(work / "history.json", out / f"{model}_history.json")
+    if not plot:
+        return
     try:
         import plot_training
         plot_training.main(str(work / "history.json"), str(out / f"{model}_training.png"))
@@ -85,7 +88,7 @@ def main(argv=None) -> None:
     cfg = TrainConfig(data=[str(pack / s) for s in manifest["sources"]], out=str(work), steps=a.steps,
                       device=a.device, max_minutes=a.minutes, ckpt_minutes=1.0, ckpt_every=10**9,
                       compile=a.compile, **{**preset(a.model), **({"batch": a.batch} if a.batch else {})})
-    train(cfg, resume=resume, init=init, progress=False, on_checkpoint=lambda w: export(a.model, w, out))
+    train(cfg, resume=resume, init=init, progress=False, on_checkpoint=lambda w: export(a.model, w, out, plot=False))
     export(a.model, work, out)
     best = json.loads((out / f"{a.model}.json").read_text())
     print(f"done in {(time.time() - t0) / 60:.1f} min: step {best['step']}, validation PSNR(σ=25) "
