@@ -116,3 +116,21 @@ def test_cg_warns_at_its_cap_unless_told_not_to():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         A.prox(y, y, 0.05, 1.0)  # converges well before the cap: no warning
+
+
+def test_cg_in_place_and_under_autograd_agree_and_differentiate():
+    """Without autograd CG updates in place; with it, out of place: the same iterates (a batch where one
+    image stops early and the other runs on), and the autograd path gives the gradient of the solve."""
+    d = torch.tensor([[1.0, 1.0, 1.0], [1.0, 10.0, 100.0]], dtype=torch.float64)
+    b = torch.tensor([[1.0, 2.0, 3.0], [1.0, 1.0, 1.0]], dtype=torch.float64)
+    x0 = torch.full_like(b, 0.5)
+    for steps in (3, 2, 1):  # three distinct eigenvalues: 3 steps solve image 1 exactly, 1 and 2 do not
+        with torch.no_grad():
+            fast = O.conjugate_gradient(lambda v: d * v, b, x0, tol=1e-12, max_iter=steps, warn=False)
+        slow = O.conjugate_gradient(lambda v: d * v, b, x0, tol=1e-12, max_iter=steps, warn=False)
+        torch.testing.assert_close(fast, slow, rtol=1e-12, atol=1e-12)  # addcmul_ rounds once
+    bb = b.clone().requires_grad_(True)
+    x = O.conjugate_gradient(lambda v: d * v, bb, tol=1e-12)  # converged: x = b / d, so ∂Σx/∂b = 1/d
+    x.sum().backward()
+    torch.testing.assert_close(bb.grad, 1 / d)
+    assert not torch.allclose(fast[1], b[1] / d[1])  # the 1-step solve stopped short of it

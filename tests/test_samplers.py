@@ -175,8 +175,9 @@ def test_public_sample_options_callback_and_marginal_init():
 
 
 def test_sample_is_dtype_stable_and_seeded():
-    """restore.sample draws float64 noise on the CPU and moves it: float32 agrees with float64 up to float32
-    rounding (the same numbers, not a different stream), and the same seed gives the same samples."""
+    """restore.sample draws its noise on the CPU (float32 numbers) and moves it: float32 agrees with float64
+    up to float32 rounding (the same numbers, not a different stream), and the same seed gives the same
+    samples."""
     from restore.sampling import sample
     prior = mixture()
     full = sample(prior, (3, 1, 1, 2), sampler="ddpm", steps=40, seed=7, dtype=torch.float64)

@@ -12,9 +12,10 @@ cut-off (`operators.svd.default_rtol`, or the operator's ``pinv_rtol``) are unme
 
 Seeding: the one random path of `restore.sampling.noise` — image b has the seed s_b =
 ``image_seeds(seed, B)[b]`` and chain j of image b (posterior sample j) its own CPU generator seeded by
-``chain_seed(s_b, j)``; every noise event draws float64 blocks, moved to y's device and dtype.  Solving a
-batch equals solving its images one at a time with their per-image seeds, chains may be run in any
-grouping (`chain_groups`: memory), on any device, in float32 or float64 (up to rounding).
+``chain_seed(s_b, j)``; every noise event draws float32 blocks (exact in float64), moved to y's device
+and dtype.  Solving a batch equals solving its images one at a time with their per-image seeds, chains
+may be run in any grouping (`chain_groups`: memory), on any device, in float32 or float64 (up to
+rounding).
 """
 from __future__ import annotations
 

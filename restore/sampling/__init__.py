@@ -19,7 +19,7 @@ import torch
 
 from ..diffusion import VPSchedule
 from .grids import get_sigmas, get_sigmas_karras, get_sigmas_vp, vp_timesteps
-from .noise import NoiseSource, chain_seed, image_seeds
+from .noise import NoiseSource, chain_seed, image_seeds, standard_normal
 from .samplers import sample_ddim, sample_ddpm, sample_ode, sample_pc, sample_sde
 from .steps import (ancestral_sigmas, ancestral_step, ddim_step, ddpm_step, euler_step, heun_step, langevin_step,
                     pf_ode_derivative, reverse_diffusion_step, vp_sde_step)
@@ -105,8 +105,8 @@ def sample(prior, shape, sampler: str = "ddim", steps: int | None = None, seed=0
     device = torch.device("cpu") if device is None else torch.device(device)
     generator = seed if isinstance(seed, torch.Generator) else torch.Generator().manual_seed(int(seed))
 
-    def noise(sigma=None, sigma_next=None):  # the batch's one stream, float64 on the CPU, then moved
-        return torch.randn(shape, generator=generator, dtype=torch.float64).to(device=device, dtype=dtype)
+    def noise(sigma=None, sigma_next=None):  # the batch's one stream, drawn on the CPU, then moved
+        return standard_normal(shape, generator, device, dtype)
     denoiser = prior.denoise if hasattr(prior, "denoise") else prior
     if sampler in ("ddpm", "sde"):
         options.setdefault("data_range", sch.data_range)
