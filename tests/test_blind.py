@@ -176,8 +176,15 @@ def test_multi_start_keeps_the_start_that_explains_y_best():
     assert torch.equal(best, kernel) and score == fit_score(g, kernel)
     alone = estimate_kernel(g, 9, boundary="circular", starts=(name,))
     assert torch.equal(alone, kernel)  # a start's estimate does not depend on the others
+    # the starts run in threads at once: the same scores, in the same order, the same kernel, bit for bit
+    threaded = []
+    assert torch.equal(estimate_kernel(g, 9, boundary="circular", starts=tuple(STARTS), scores=threaded,
+                                       workers=3), best)
+    assert [(s, v) for s, v, _ in threaded] == [(s, v) for s, v, _ in scores]
     with pytest.raises(ValueError, match="starts must name"):
         estimate_kernel(g, 9, boundary="circular", starts=("bar", "spiral"))
+    with pytest.raises(ValueError, match="workers"):
+        estimate_kernel(g, 9, boundary="circular", workers=0)
 
 
 def test_refinement_continues_from_the_kept_kernel():

@@ -33,6 +33,7 @@ Every step is a handful of FFTs on the level's grid, so the whole estimate costs
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import torch
 import torch.nn.functional as F
@@ -146,22 +147,42 @@ def estimate_kernel(y: Tensor, size: int, boundary: str = "reflect", iters: int 
                     min_piece: float = ESTIMATE_DEFAULTS["min_piece"], salient: float = ESTIMATE_DEFAULTS["salient"],
                     polish: int = ESTIMATE_DEFAULTS["polish"], polish_min: float = 1e-5, cg_iters: int = 20,
                     valid: bool = ESTIMATE_DEFAULTS["valid"], starts=ESTIMATE_DEFAULTS["starts"],
-                    refine: int = ESTIMATE_DEFAULTS["refine"], callback=None, scores: list | None = None) -> Tensor:
+                    refine: int = ESTIMATE_DEFAULTS["refine"], callback=None, scores: list | None = None,
+                    workers: int = 1) -> Tensor:
     """The N×N kernel of a 2-D grey image y (float64), coarse to fine (module docstring): one estimate per
     start (`STARTS`), the one with the smallest `fit_score` on the finest level kept, then ``refine``
     alternations at λ = ``REFINE_LAM``.
 
     ``callback(level, size, k)`` after each level; ``scores`` (a list) receives (start, score, k) per start
-    (k before the refinement)."""
+    (k before the refinement).  ``workers`` > 1 runs the starts in that many threads at once (each start
+    is a pure function of y; the kept kernel does not depend on ``workers``; ``callback`` is then called
+    from those threads)."""
     unknown = [s for s in starts if s not in STARTS]
     if not starts or unknown:
         raise ValueError(f"starts must name one or more of {sorted(STARTS)}, got {starts!r}")
-    best = None
-    for name in starts:
+    if int(workers) != workers or workers < 1:
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    scored = len(starts) > 1 or scores is not None
+
+    def one(name):
         init, factor = STARTS[name]
         k, yl, mask = _estimate_from(y, size, boundary, init, lam * factor, iters, lam_min, gamma, threshold,
                                      min_piece, salient, polish, polish_min, cg_iters, valid, callback)
-        score = fit_score(yl, k, mask) if len(starts) > 1 or scores is not None else 0.0
+        return (fit_score(yl, k, mask) if scored else 0.0), k, yl, mask
+
+    if workers > 1 and len(starts) > 1:
+        threads = torch.get_num_threads()  # a new thread starts with OpenMP's default: give it the caller's
+
+        def in_thread(name):
+            torch.set_num_threads(threads)
+            return one(name)
+
+        with ThreadPoolExecutor(max_workers=min(int(workers), len(starts))) as pool:
+            done = list(pool.map(in_thread, starts))
+    else:
+        done = [one(name) for name in starts]
+    best = None
+    for name, (score, k, yl, mask) in zip(starts, done):  # in the order of ``starts``: ties keep the first
         if scores is not None:
             scores.append((name, score, k))
         if best is None or score < best[0]:
