@@ -34,6 +34,11 @@ def _difference_otfs(h: int, w: int, dtype, device) -> tuple[Tensor, Tensor]:
     return torch.fft.rfft2(dv), torch.fft.rfft2(dh)
 
 
+def divergence_adjoint(gv: Tensor, gh: Tensor) -> Tensor:
+    """∂_vᵀ g_v + ∂_hᵀ g_h for the circular forward differences of `gradients`: ∂ᵀg[i] = g[i − 1] − g[i]."""
+    return (torch.roll(gv, 1, -2) - gv) + (torch.roll(gh, 1, -1) - gh)
+
+
 def l0_latent(y: Tensor, k: Tensor, lam: float, beta_max: float = 1e5, z: Tensor | None = None,
               mu: float = 0.0, mask: Tensor | None = None) -> Tensor:
     """argmin ‖k ⊛ x − y‖² + λ‖∇x‖₀ + μ‖x − z‖² by half-quadratic splitting (module docstring).
@@ -53,18 +58,19 @@ def l0_latent(y: Tensor, k: Tensor, lam: float, beta_max: float = 1e5, z: Tensor
         num0 = num0 + mu * fft(z)
         den0 = den0 + mu
     dd = Dv.abs() ** 2 + Dh.abs() ** 2
-    x = y.clone()
+    x, X = y.clone(), Y  # the latent and its spectrum, kept together (no transform of x is repeated)
     beta = 2 * lam
     while beta < beta_max:
         if mask is not None:  # fill the unmeasured pixels with the current prediction k ⊛ x
-            fill = ifft(K * fft(x))
+            fill = ifft(K * X)
             num0 = K.conj() * fft(mask * y + (1 - mask) * fill)
             if z is not None and mu > 0:
                 num0 = num0 + mu * fft(z)
         gv, gh = gradients(x)
         keep = (gv ** 2 + gh ** 2) >= lam / beta
-        gv, gh = gv * keep, gh * keep
-        num = num0 + beta * (Dv.conj() * fft(gv) + Dh.conj() * fft(gh))
-        x = ifft(num / (den0 + beta * dd))
+        # Σ_d D̄_d·F(g_d) = F(Σ_d ∂_dᵀ g_d): one transform of the backward-difference divergence, not two
+        num = num0 + beta * fft(divergence_adjoint(gv * keep, gh * keep))
+        X = num / (den0 + beta * dd)
+        x = ifft(X)
         beta *= 2
     return x
