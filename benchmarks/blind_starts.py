@@ -14,7 +14,11 @@ score (session 11's study of the score's λ, benchmarks/BLIND.md).
 
 ``circ``: 255² central crops of CBSD432, circular blur by the 8 Levin kernels, 8-bit, no noise, 31² support
 (Levin's setting); ``valid``: 160² crops, valid blur by the 8 Levin + 4 Lai kernels, σ_y 0.01, the true
-support (the crops setting of blind.py), the kernel estimated on D(y, 2σ_y) as `restore.solve_blind` does.
+support (the crops setting of blind.py), the kernel estimated on D(y, 2σ_y) as `restore.solve_blind` does;
+``photo``: ``--side``² central crops (default 400) of the ImageNet training photos whose short side is at
+least side + 40, ``--crops`` being their indices among those, each blurred (valid) by one Levin kernel in turn
+(photo i: k((i mod 8) + 1)), σ_y 0.01 — a photo-sized window, where `budget_starts` pays for one start;
+``--starts`` limits the starts run (session 12: is a second start, run in a second thread, worth it there?).
 """
 from __future__ import annotations
 
@@ -51,17 +55,43 @@ def crop_pair(img, k, mode):
     return x, yv, "reflect", k.shape[0] | 1
 
 
+def photos(side: int) -> list:
+    """The ImageNet training photos with a short side of at least side + 40, in name order."""
+    out = []
+    for p in sorted((DATA / "train" / "ImageNet1k-sample").glob("*.JPEG")):
+        im = cv2.imread(str(p), cv2.IMREAD_GRAYSCALE)
+        if im is not None and min(im.shape) >= side + 40:
+            out.append(p)
+    return out
+
+
+def jobs(args):
+    """(crop id, grey image, [(kernel name, kernel)]) per crop of ``args.mode``."""
+    kernels = [kk for kk in crop_kernels() if args.mode != "circ" or kk[0].startswith("levin")]
+    if args.mode == "photo":
+        paths = photos(args.side)
+        for i in (int(c) for c in args.crops.split(",")):
+            img = torch.from_numpy(cv2.imread(str(paths[i]), cv2.IMREAD_GRAYSCALE) / 255.0)
+            yield paths[i].stem, img, [kernels[i % 8]]
+        return
+    for cid in args.crops.split(","):
+        img = cv2.imread(str(next((DATA / "train" / "CBSD432").glob(f"{cid}.*"))), cv2.IMREAD_GRAYSCALE) / 255.0
+        yield cid, torch.from_numpy(img), kernels
+
+
 def run(args):
     torch.set_num_threads(1)
     prior = restore.load_prior("default")
-    sigma = 0.01 if args.mode == "valid" else 0.0
+    sigma = 0.0 if args.mode == "circ" else 0.01
     lams = [float(v) for v in args.lams.split(",")] if args.lams else []
-    kernels = [kk for kk in crop_kernels() if args.mode != "circ" or kk[0].startswith("levin")]
-    for cid in args.crops.split(","):
-        img = cv2.imread(str(next((DATA / "train" / "CBSD432").glob(f"{cid}.*"))), cv2.IMREAD_GRAYSCALE) / 255.0
-        img = torch.from_numpy(img)
+    starts = tuple(args.starts.split(",")) if args.starts else tuple(STARTS)
+    for cid, img, kernels in jobs(args):
         for name, k in kernels:
-            x, yv, boundary, size = crop_pair(img, k, args.mode)
+            if args.mode == "photo":
+                x, yv = valid_crop(img, k, args.side)
+                boundary, size = "reflect", k.shape[0] | 1
+            else:
+                x, yv, boundary, size = crop_pair(img, k, args.mode)
             if sigma:
                 yv = ops.GaussianNoise(sigma)(yv, seed=sum(map(ord, cid + name)))
             y = (torch.round(yv.clamp(0, 1) * 255) / 255).float()
@@ -70,7 +100,7 @@ def run(args):
                 g = rb._denoise(prior, g, rb.PREDENOISE * sigma)
             found = []
             with rb.one_thread():
-                estimate_kernel(g, size, boundary=boundary, **{**ESTIMATE_DEFAULTS, "starts": tuple(STARTS)},
+                estimate_kernel(g, size, boundary=boundary, **{**ESTIMATE_DEFAULTS, "starts": starts},
                                 scores=found)
             row = {"img": cid, "k": name, "input": psnr_upto_shift(y, x)}
             if lams:  # the finest level's grid, as estimate_kernel scores it
@@ -110,7 +140,9 @@ def report(paths, by="score"):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--mode", choices=("circ", "valid"), default="circ")
+    ap.add_argument("--mode", choices=("circ", "valid", "photo"), default="circ")
+    ap.add_argument("--side", type=int, default=400, help="--mode photo: the crop side")
+    ap.add_argument("--starts", default="", help="the starts to run (comma-separated; default all)")
     ap.add_argument("--crops", default="104055,105019,105027,105053")
     ap.add_argument("--out", default="blind_starts.jsonl")
     ap.add_argument("--report", nargs="+", default=None, help="rows files to score (no estimates run)")
