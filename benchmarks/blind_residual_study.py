@@ -8,48 +8,53 @@ Levin + 4 Lai kernels), ``sharp`` / ``sharpphoto`` (the same crops unblurred: ev
 
     OMP_NUM_THREADS=1 python benchmarks/blind_residual_study.py photo 12,13,14 >> rows.jsonl
     OMP_NUM_THREADS=1 python benchmarks/blind_residual_study.py sharp 106005,106020 >> rows.jsonl
+
+The crops and measurements are blind_starts.py's (`jobs`, `crop_pair`, `measured`); an unblurred case is
+the valid crop of a 1×1 kernel, estimated with the CLI's 31² support.
 """
-import sys, json, torch
-sys.path.insert(0, "benchmarks")
+from __future__ import annotations
+
+import json
+import sys
+from argparse import Namespace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import torch
+
 import blind_starts as B
-import restore, restore.blind as rb, operators as ops
-from blind import valid_crop, crop_kernels, psnr_upto_shift, DATA
-from restore.blind.reliability import estep_residual, kernel_problem
+import restore
+import restore.blind as rb
+from blind import psnr_upto_shift
+from operators.kernel_fit import delta_kernel, is_delta
 from restore.blind.deconv import denoised_deconvolution
-from operators.kernel_fit import is_delta, delta_kernel
-torch.set_num_threads(1)
-prior = restore.load_prior("default")
-kind, ids = sys.argv[1], sys.argv[2].split(",")
-kernels = crop_kernels()
-def cases():
-    if kind == "photo":
-        paths = B.photos(400)
-        for i in map(int, ids):
-            img = torch.from_numpy(B.cv2.imread(str(paths[i]), B.cv2.IMREAD_GRAYSCALE) / 255.0)
-            yield paths[i].stem, img, [kernels[i % 8]], 400
-    elif kind in ("crop", "sharp"):
-        for cid in ids:
-            img = torch.from_numpy(B.cv2.imread(str(next((DATA / "train" / "CBSD432").glob(f"{cid}.*"))), B.cv2.IMREAD_GRAYSCALE) / 255.0)
-            ks = kernels if kind == "crop" else [("delta", torch.ones(1, 1, dtype=torch.float64))]
-            yield cid, img, ks, 160
-    else:  # sharp photos
-        paths = B.photos(400)
-        for i in map(int, ids):
-            img = torch.from_numpy(B.cv2.imread(str(paths[i]), B.cv2.IMREAD_GRAYSCALE) / 255.0)
-            yield paths[i].stem, img, [("delta", torch.ones(1, 1, dtype=torch.float64))], 400
-for cid, img, ks, side in cases():
-    for name, k in ks:
-        x, yv = valid_crop(img, k, side)
-        yv = ops.GaussianNoise(0.01)(yv, seed=sum(map(ord, cid + name)))
-        y = (torch.round(yv.clamp(0, 1) * 255) / 255).float()
-        n = 31 if name == "delta" else (k.shape[0] | 1)
-        kb = rb.estimate_blur(y[0], prior, n, 0.01, "reflect")
-        g = rb.luma(y[0])
-        prob = kernel_problem(g, kb, prior, 0.01, "reflect")
-        r = estep_residual(g, kb, prior, 0.01, "reflect") if not is_delta(kb) else None
-        xo = denoised_deconvolution(y[0], kb, prior, 0.01, boundary="reflect")
-        xd = denoised_deconvolution(y[0], delta_kernel(n), prior, 0.01, boundary="reflect")
-        row = {"kind": kind, "img": cid, "k": name, "side": side, "input": psnr_upto_shift(y, x),
-               "psnr": psnr_upto_shift(xo[None], x), "fallback_psnr": psnr_upto_shift(xd[None], x),
-               "resid": r, "problem": prob}
-        print(json.dumps(row), flush=True)
+from restore.blind.reliability import estep_residual, kernel_problem
+
+SIGMA = 0.01
+#: kind → (blind_starts mode, blurred)
+KINDS = {"photo": ("photo", True), "crop": ("valid", True), "sharp": ("valid", False), "sharpphoto": ("photo", False)}
+
+
+def main(kind: str, ids: str) -> None:
+    torch.set_num_threads(1)
+    prior = restore.load_prior("default")
+    mode, blurred = KINDS[kind]
+    for cid, img, kernels in B.jobs(Namespace(mode=mode, crops=ids, side=400)):
+        for name, k in (kernels if blurred else [("delta", torch.ones(1, 1, dtype=torch.float64))]):
+            x, yv, boundary, n = B.crop_pair(img, k, mode, 400 if mode == "photo" else 160)
+            n = n if blurred else 31
+            y = B.measured(yv, SIGMA, cid, name)
+            kb = rb.estimate_blur(y[0], prior, n, SIGMA, boundary)
+            g = rb.luma(y[0])
+            xo = denoised_deconvolution(y[0], kb, prior, SIGMA, boundary=boundary)
+            xd = denoised_deconvolution(y[0], delta_kernel(n), prior, SIGMA, boundary=boundary)
+            row = {"kind": kind, "img": cid, "k": name, "side": x.shape[-1], "input": psnr_upto_shift(y, x),
+                   "psnr": psnr_upto_shift(xo[None], x), "fallback_psnr": psnr_upto_shift(xd[None], x),
+                   "resid": None if is_delta(kb) else estep_residual(g, kb, prior, SIGMA, boundary),
+                   "problem": kernel_problem(g, kb, prior, SIGMA, boundary)}
+            print(json.dumps(row), flush=True)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:3])

@@ -44,15 +44,23 @@ from restore.blind.estimate import ESTIMATE_DEFAULTS, STARTS, estimate_kernel, f
 from restore.blind.reliability import kernel_problem
 
 
-def crop_pair(img, k, mode):
-    """(sharp x, 8-bit y, boundary, support) for one training image and kernel."""
+def crop_pair(img, k, mode, side: int = 160):
+    """(sharp x, blurred k ⊛ x, boundary, support) for one training image and kernel; ``side``: the valid
+    crop's side (``valid``: 160, ``photo``: --side)."""
     if mode == "circ":
         side = 255
         top, left = (img.shape[0] - side) // 2, (img.shape[1] - side) // 2
         x = img[top:top + side, left:left + side][None, None]
         return x.float(), ops.Blur(k, boundary="circular")(x), "circular", 31
-    x, yv = valid_crop(img, k, 160)
+    x, yv = valid_crop(img, k, side)
     return x, yv, "reflect", k.shape[0] | 1
+
+
+def measured(yv, sigma: float, cid: str, kernel_name: str):
+    """The 8-bit measurement of a blurred crop: + σ z (seeded by the crop and kernel names), rounded."""
+    if sigma:
+        yv = ops.GaussianNoise(sigma)(yv, seed=sum(map(ord, cid + kernel_name)))
+    return (torch.round(yv.clamp(0, 1) * 255) / 255).float()
 
 
 def photos(side: int) -> list:
@@ -87,14 +95,8 @@ def run(args):
     starts = tuple(args.starts.split(",")) if args.starts else tuple(STARTS)
     for cid, img, kernels in jobs(args):
         for name, k in kernels:
-            if args.mode == "photo":
-                x, yv = valid_crop(img, k, args.side)
-                boundary, size = "reflect", k.shape[0] | 1
-            else:
-                x, yv, boundary, size = crop_pair(img, k, args.mode)
-            if sigma:
-                yv = ops.GaussianNoise(sigma)(yv, seed=sum(map(ord, cid + name)))
-            y = (torch.round(yv.clamp(0, 1) * 255) / 255).float()
+            x, yv, boundary, size = crop_pair(img, k, args.mode, args.side if args.mode == "photo" else 160)
+            y = measured(yv, sigma, cid, name)
             g = rb.luma(y[0])
             if sigma > 0:
                 g = rb._denoise(prior, g, rb.PREDENOISE * sigma)

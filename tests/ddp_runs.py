@@ -4,22 +4,26 @@
 (``train`` uses a group it finds and leaves it up); the test compares the folders.
 """
 import sys
+from pathlib import Path
 
 import torch
 
-from restore.training.loop import TrainConfig, train
+from restore.training.loop import train
+from test_training import _cfg  # this folder is on the path of a script run from it
 
 
-def cfg(data: str, out: str, steps: int) -> TrainConfig:
-    return TrainConfig(data=data, out=out, steps=steps, batch=2, patch=16, base=8, mults=(1, 2), blocks=1,
-                       ckpt_every=2, val_images=1, device="cpu")
+def cfg(root: str, data: str, out: str, steps: int):
+    """The single-process tests' tiny configuration, on the CPU (a GPU machine would give ranks cuda)."""
+    c = _cfg(Path(root), data, out, steps)
+    c.device = "cpu"
+    return c
 
 
 if __name__ == "__main__":
     data, root = sys.argv[1], sys.argv[2]
     torch.distributed.init_process_group("gloo")
-    train(cfg(data, f"{root}/a", 4), progress=False)
-    train(cfg(data, f"{root}/b", 2), progress=False)
-    train(cfg(data, f"{root}/b", 4), resume=True, progress=False)
+    train(cfg(root, data, "a", 4), progress=False)
+    train(cfg(root, data, "b", 2), progress=False)
+    train(cfg(root, data, "b", 4), resume=True, progress=False)
     assert torch.distributed.is_initialized()  # the caller's group was left up
     torch.distributed.destroy_process_group()

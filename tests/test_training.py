@@ -165,7 +165,8 @@ def _torchrun():
 def test_ddp_two_gloo_ranks_identical_weights_and_exact_resume(tmp_path):
     """torchrun, 2 CPU ranks: the ranks' weights agree at every checkpoint (digests gathered from both),
     one checkpoint writer, and 2 steps + resume to 4 == 4 steps in one go, bit for bit.  The three
-    trainings run in one launch (tests/ddp_runs.py), each joining and leaving the process group."""
+    trainings run in one launch (tests/ddp_runs.py), which sets up the process group once; each
+    `train` uses that group and leaves it up."""
     import os
     import subprocess
     from pathlib import Path
