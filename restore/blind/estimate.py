@@ -156,7 +156,8 @@ def estimate_kernel(y: Tensor, size: int, boundary: str = "reflect", iters: int 
     ``callback(level, size, k)`` after each level; ``scores`` (a list) receives (start, score, k) per start
     (k before the refinement).  ``workers`` > 1 runs the starts in that many threads at once (each start
     is a pure function of y; the kept kernel does not depend on ``workers``; ``callback`` is then called
-    from those threads)."""
+    from those threads).  Each thread gets the caller's intra-op thread count, so call it inside
+    `restore.blind.one_thread` as `estimate_blur` does: more busy threads than cores spin and slow down."""
     unknown = [s for s in starts if s not in STARTS]
     if not starts or unknown:
         raise ValueError(f"starts must name one or more of {sorted(STARTS)}, got {starts!r}")
