@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 import operators as ops  # noqa: E402
 import restore  # noqa: E402
-from operators.kernel_fit import project_kernel  # noqa: E402
+from operators.kernel_fit import delta_kernel, project_kernel  # noqa: E402
 from restore.blind.deconv import denoised_deconvolution  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
@@ -81,8 +81,10 @@ def main(argv=None):
                     help="rewrite this page from TEMPLATE (BLIND.md's first sections only: later sections of "
                          "BLIND.md were written by hand); without it the Levin table is printed")
     ap.add_argument("--known", default="diffpir",
-                    help="method of the known-kernel solve (daps: the CLI's known-kernel default, its tuned steps "
+                    help="method of the known-kernel solve (daps: the CLI's known-kernel default; deconv: the E-step, "
+                         "polished by DAPS warm-started from it (restore.blind.polish) with --steps N; tuned steps "
                          "unless --steps)")
+    ap.add_argument("--no-blind", action="store_true", help="Levin: the known-kernel column only (blind = input)")
     ap.add_argument("--no-blind-diffpir", action="store_true", help="skip the 'blind k̂ + DiffPIR' column")
     ap.add_argument("--print", dest="print_only", action="store_true",
                     help="print the Levin table (Markdown) of --csv instead of rewriting --out")
@@ -110,11 +112,11 @@ def main(argv=None):
             k = torch.from_numpy(kernels[f"k{j}"])
             A = ops.Blur(k, boundary="circular")
             t = time.perf_counter()
-            xk = y if args.known == "none" else restore.solve(y, A, prior, method=args.known, sigma_y=0.0,
-                                                               steps=args.steps, seed=0)
+            xk = y if args.known == "none" else known_solve(y, A, prior, args.known, args.steps)
             t_known = time.perf_counter() - t
             t = time.perf_counter()
-            xb, kb = restore.solve_blind(y, prior, kernel_size=args.kernel_size, sigma_y=0.0, boundary="circular")
+            xb, kb = (y, delta_kernel(args.kernel_size)[None]) if args.no_blind else restore.solve_blind(
+                y, prior, kernel_size=args.kernel_size, sigma_y=0.0, boundary="circular")
             t_blind = time.perf_counter() - t
             xbd = None if args.no_blind_diffpir else restore.solve(
                 y, ops.Blur(kb[0], boundary="circular"), prior, method="diffpir",
@@ -132,6 +134,15 @@ def main(argv=None):
                 write_table(rows, args)  # after every row: an interrupted run leaves the rows it finished
     if args.print_only:
         print(levin_table(rows))
+
+
+def known_solve(y, A, prior, method: str, steps=None):
+    """The known-kernel result: ``deconv`` (`restore.cli.methods.deconv`: the E-step, polished by ``steps`` DAPS
+    levels when given) or a `restore.solve` method, σ_y = 0 (floored at the 8-bit quantisation level), seed 0."""
+    if method == "deconv":
+        from restore.cli.methods import deconv
+        return deconv(y, A, prior, 0.0, seed=0, steps=steps)
+    return restore.solve(y, A, prior, method=method, sigma_y=0.0, steps=steps, seed=0)
 
 
 def record(rows: list, r: dict, csv_path) -> None:

@@ -208,6 +208,8 @@ def budgets(task, method, stage):
 
 
 def nfe(method, opts):
+    if method == "deconv":  # the E-step's denoiser call, then the DAPS levels of its polish (restore.blind.polish)
+        return 1 + (opts.get("steps") or 0)
     return (opts.get("steps") or 1) * opts.get("average", 1) * per_step(method)
 
 
@@ -216,9 +218,9 @@ def key_options(opts):
 
 
 def run_method(y, A, prior, method, opts, sigma):
-    if method == "deconv":  # the CLI's deblurring default (restore.cli.methods.deconv): one denoiser call
+    if method == "deconv":  # the blind default (restore.cli.methods.deconv): the E-step; "steps": its polish
         from restore.cli.methods import deconv
-        return deconv(y, A, prior, sigma)
+        return deconv(y, A, prior, sigma, steps=opts.get("steps"))
     from restore.guidance.registry import REGISTRY
     full = {**REGISTRY[method].defaults, "average": 1, **opts}  # explicit: no tuned leftovers
     steps = full.pop("steps", None)

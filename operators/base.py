@@ -110,6 +110,20 @@ class LinearOperator:
         operators override it where 𝒜†y is a poor picture, e.g. inpainting's holes left at 0)."""
         return self.pinv(y)
 
+    def started_at(self, x0: Tensor) -> "LinearOperator":
+        """The same 𝒜 whose `warm_start` is the given estimate x0 (one row per measurement) instead of its
+        own: a warm-started solve refines a better picture than 𝒜†y (e.g. blind deblurring's E-step).  A
+        shallow copy, so ``self`` keeps its own warm start."""
+        other = copy.copy(self)
+
+        def warm_start(y: Tensor) -> Tensor:
+            if x0.shape[0] != y.shape[0]:
+                raise ValueError(f"the warm start holds {x0.shape[0]} images for {y.shape[0]} measurements")
+            return x0.to(device=y.device, dtype=y.dtype)
+
+        other.warm_start = warm_start
+        return other
+
     def with_cg(self, max_iter: int, warn: Optional[bool] = None) -> "LinearOperator":
         """The same 𝒜 whose CG solves (prox, pseudo-inverse) stop after at most ``max_iter`` iterations
         (and warn at the cap or not); a shallow copy, so ``self`` keeps its own settings."""

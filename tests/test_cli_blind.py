@@ -60,7 +60,7 @@ def assert_bad(r, *words):
 def test_kernel_auto_is_the_default_and_is_recorded(files, tmp_path):
     out, kpng, knpy = tmp_path / "r.png", tmp_path / "k.png", tmp_path / "k.npy"
     d = ok_json(run(files, files / "motion.png", "--kernel-size", "15", "-o", out, "--save-kernel", knpy, "--json"))
-    assert d["method"] == "deconv" and d["steps"] is None
+    assert d["method"] == "deconv" and d["steps"] is None  # the E-step, not polished
     assert d["operator"]["kernel"] == "estimated" and d["operator"]["kernel_size"] == 15
     k = np.array(d["kernel"]["values"])
     assert d["kernel"]["estimated"] and k.shape == (15, 15)
@@ -81,6 +81,16 @@ def test_kernel_auto_is_the_default_and_is_recorded(files, tmp_path):
                 "--save-kernel", kpng, "--json"))
     back = ops.load_kernel(kpng).numpy()
     assert np.abs(back - k).max() < 1e-3
+
+
+def test_steps_ask_for_the_polish_of_the_e_step(files, tmp_path):
+    """--steps N with deconv (here the estimated kernel's default): the E-step polished by N DAPS levels."""
+    d0 = ok_json(run(files, files / "motion.png", "--kernel-size", "15", "-o", tmp_path / "a.png", "--json"))
+    d = ok_json(run(files, files / "motion.png", "--kernel-size", "15", "-o", tmp_path / "b.png", "--steps", "3",
+                    "--json"))
+    assert d["method"] == "deconv" and d["steps"] == 3 and d0["steps"] is None
+    a, b = (cv2.imread(str(tmp_path / f), cv2.IMREAD_UNCHANGED) for f in ("a.png", "b.png"))
+    assert a.shape == b.shape and not np.array_equal(a, b)
 
 
 def test_gauss_without_std_estimates_it(files, tmp_path):
@@ -107,7 +117,6 @@ def test_sharp_image_gives_a_delta(files, tmp_path):
     (["--kernel-size", "101"], ["larger than the image"]),
     (["--kernel-size", "8"], ["odd"]),
     (["--kernel", "auto", "--kernel-std", "2"], ["--kernel-std"]),
-    (["--steps", "5"], ["no steps"]),
     (["--samples", "2"], ["--samples"]),
     (["--save-kernel", "k.txt"], ["--save-kernel", ".npy"]),
 ])

@@ -1,4 +1,5 @@
 """`LinearOperator.warm_start(y)`: the classical estimate a warm-started solve (``start=f``) begins from."""
+import pytest
 import torch
 
 import operators as O
@@ -55,3 +56,37 @@ def test_warm_started_solve_begins_at_the_warm_start():
     y = A(torch.rand(1, 3, 16, 16, dtype=torch.float64))
     x = restore.solve(y, A, prior, method="diffpir", sigma_y=0.0, steps=1, start=1e-3, zeta=0.0)
     assert float((x - A.warm_start(y)).abs().max()) < 0.05
+
+
+def test_started_at_replaces_the_warm_start_only():
+    """`A.started_at(x0)`: the same operator (forward, adjoint) whose warm start is x0; A keeps its own; a
+    warm start for another batch size is refused."""
+    A = O.GaussianBlur(5, 1.0)
+    x = torch.rand(2, 1, 16, 16, dtype=torch.float64)
+    y = A(x)
+    B = A.started_at(x)
+    assert torch.equal(B.warm_start(y), x) and torch.equal(B(x), y) and torch.equal(B.adjoint(y), A.adjoint(y))
+    torch.testing.assert_close(A.warm_start(y), A.pinv(y))
+    with pytest.raises(ValueError, match="2 images for 1 measurements"):
+        B.warm_start(y[:1])
+
+
+def test_daps_warm_start_tops_its_grid_at_the_table_sigma_and_starts_from_the_given_image():
+    """DAPS with ``start=f``: its Karras grid's first level is the σ of the table at ⌈f·T⌉, and the chain
+    starts from the operator's warm start diffused to it (here: the true image, so the first denoiser input
+    is x + σ_0 z)."""
+    import math
+
+    A = O.GaussianBlur(5, 1.0)
+    prior = GaussianPrior(torch.full((1, 16, 16), 0.5, dtype=torch.float64), 0.2)
+    y = A(torch.rand(1, 1, 16, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(0)))
+    x0 = torch.full_like(y, 0.7)
+    seen = []
+    restore.solve(y, A.started_at(x0), prior, method="daps", sigma_y=0.01, steps=6, start=0.05, seed=0,
+                  callback=lambda i, x, d, s: seen.append((float(s), x.clone())))
+    from restore.guidance.base import Problem
+    schedule = Problem(y, A, prior, 0.01, 1, 0).schedule
+    top = float(schedule.sigmas[math.ceil(0.05 * schedule.T) - 1])
+    assert len(seen) == 6 and seen[0][0] == pytest.approx(top) and seen[-1][0] < top
+    first = seen[0][1]
+    assert float((first - x0).mean().abs()) < 0.2 * top and float((first - x0).std()) == pytest.approx(top, rel=0.2)

@@ -88,7 +88,7 @@ import operators as ops
 from operators.grayscale import BT601
 from operators.kernel_fit import delta_kernel, fit_gaussian_std
 
-from .deconv import denoised_deconvolution
+from .polish import polished_deconvolution
 from .estimate import ESTIMATE_DEFAULTS, estimate_kernel, pyramid_sizes
 from .reliability import NOISE_LIMIT, kernel_problem
 
@@ -303,13 +303,16 @@ def estimate_gaussian_std(y: Tensor, prior, sigma_y: float = 0.0, boundary: str 
 
 def solve_blind(y: Tensor, prior, kernel_size: int = 31, method: str | None = None, sigma_y: float = 0.0,
                 boundary: str = "reflect", steps=None, seed=0, kernel_noise: float = KERNEL_NOISE,
-                estimate: dict | None = None, callback=None, check: bool = True, **options) -> BlindResult:
+                estimate: dict | None = None, callback=None, check: bool = True, polish: bool = False,
+                **options) -> BlindResult:
     """Blind deblurring of y (B, C, H, W) in [0, 1]: (image, kernel) — module docstring.
 
     ``estimate``: options of `estimate_kernel` (iters, lam, lam_min, gamma, threshold, min_piece,
     salient, polish, valid); ``check``: reject an unreliable estimate (`checked_blur`: the delta instead,
-    with a RuntimeWarning naming the reason); ``method`` None = the one-step posterior of `restore.blind.deconv`, else a
-    `restore.solve` method, to which ``steps``/``options``/``callback`` go."""
+    with a RuntimeWarning naming the reason); ``method`` None = the one-step posterior of `restore.blind.deconv`
+    (``polish``: refined by DAPS warm-started from it, `restore.blind.polish` — off by default: with an
+    estimated kernel it gained on some training crops and lost on others, benchmarks/BLIND.md session 13),
+    else a `restore.solve` method started from noise, to which ``steps``/``options``/``callback`` go."""
     from ..guidance import image_seeds, solve
 
     if boundary not in ops.BOUNDARIES:
@@ -329,7 +332,8 @@ def solve_blind(y: Tensor, prior, kernel_size: int = 31, method: str | None = No
         else:
             k = estimate_blur(y[b], prior, n, float(sigma[b]), boundary, estimate)
         if method is None:
-            images.append(denoised_deconvolution(y[b], k, prior, float(sigma[b]), boundary=boundary)[None])
+            images.append(polished_deconvolution(y[b], k, prior, float(sigma[b]), boundary=boundary, seed=[seeds[b]],
+                                                 polish=polish)[None])
             kernels.append(k)
             continue
         s = float(torch.sqrt(sigma[b] ** 2 + kernel_noise ** 2))

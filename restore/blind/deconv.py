@@ -11,19 +11,28 @@ least reliable; the remaining error of x_α (ringing of the kernel error, amplif
 as Gaussian noise of level σ_e and removed by the prior's denoiser.  On Levin et al.'s set this is
 far more robust to kernel error than the guidance methods, which fit y down to σ_y with the wrong
 kernel (benchmarks/BLIND.md).  Photos (boundary ≠ "circular") are extended periodically first
-(`restore.blind.taper`).
+(`restore.blind.taper`) and, up to ``VALID_PIXELS``, solved by the valid model: x lives on the padded
+grid and only y's own pixels M enter the data term,
+
+    x_α = argmin ‖M(k̂ ⊛ x − ỹ)‖² + α‖∇x‖²   ⇔   (K̄ M K + α Σ_d D̄_d D_d) x = K̄ M ỹ,
+
+``VALID_ITERS`` conjugate-gradient steps from the tapered closed form, preconditioned by it (exact for
+M = I).  The taper's guess of the scene beyond y's border rings through the whole frame for a large
+kernel; the valid model does not guess it (session 13, CBSD432 128² training crops, clean 8-bit, the true
+kernel: Levin k8 22.54 → 25.19 and 20.16 → 27.79 dB, DAPS from noise 22.50 and 26.22; benchmarks/BLIND.md).
 """
 from __future__ import annotations
 
 import torch
 from torch import Tensor
 
+from operators.cg import conjugate_gradient
 from operators.kernel_fit import gradients, is_delta, otf
 
 from .taper import crop, taper_pad
 
-__all__ = ["alpha_for", "gradient_wiener", "denoised_deconvolution", "noise_gain", "ALPHA", "SIGMA_E", "ALPHA_PER_NOISE",
-           "LEVEL_PER_NOISE"]
+__all__ = ["alpha_for", "gradient_wiener", "denoised_deconvolution", "noise_gain", "valid_iters_for", "ALPHA", "SIGMA_E",
+           "ALPHA_PER_NOISE", "LEVEL_PER_NOISE", "VALID_ITERS", "VALID_PIXELS"]
 
 #: α and σ_e of the module docstring for noise-free inputs, chosen on Levin image 1 (kernels 1, 4, 6: α ∈
 #: {1e-3, 3e-3, 1e-2}, σ_e ∈ {0, 0.01, 0.03}).  Session 9 re-ran the choice on training crops, the kernels estimated
@@ -41,6 +50,10 @@ __all__ = ["alpha_for", "gradient_wiener", "denoised_deconvolution", "noise_gain
 #: blur an estimate finds in a sharp noisy photo.
 ALPHA = 3e-3
 SIGMA_E = 0.03
+
+#: the valid model's CG steps (`gradient_wiener`) and the largest photo (pixels) they are spent on
+VALID_ITERS = 30
+VALID_PIXELS = 4 * 1024 * 1024
 ALPHA_PER_NOISE = 2.0
 LEVEL_PER_NOISE = 4.0
 
@@ -50,8 +63,12 @@ def alpha_for(sigma_y: float) -> float:
     return max(ALPHA, ALPHA_PER_NOISE * float(sigma_y))
 
 
-def gradient_wiener(y: Tensor, k: Tensor, alpha: float = ALPHA, boundary: str = "reflect") -> Tensor:
-    """x_α for a 2-D image y (float64) and kernel k (module docstring)."""
+def gradient_wiener(y: Tensor, k: Tensor, alpha: float = ALPHA, boundary: str = "reflect",
+                    valid_iters: int = 0) -> Tensor:
+    """x_α for a 2-D image y (float64) and kernel k (module docstring).  ``valid_iters`` > 0 (photos): then
+    that many preconditioned CG steps on the valid model, x on the padded grid and only y's own pixels M
+    in the data term, (K̄ M K + α Σ_d D̄_d D_d) x = K̄ M ỹ, from the tapered closed form and preconditioned by
+    it (exact for M = I)."""
     h, w = y.shape
     m = 0 if boundary == "circular" else max(k.shape)
     yp = taper_pad(y, m, smooth=True) if m else y
@@ -60,7 +77,22 @@ def gradient_wiener(y: Tensor, k: Tensor, alpha: float = ALPHA, boundary: str = 
     e = torch.zeros(hp, wp, dtype=yp.dtype, device=yp.device)
     e[0, 0] = 1.0
     reg = sum(torch.fft.rfft2(d).abs() ** 2 for d in gradients(e))
-    x = torch.fft.irfft2(K.conj() * torch.fft.rfft2(yp) / (K.abs() ** 2 + alpha * reg), s=(hp, wp))
+    denom = K.abs() ** 2 + alpha * reg
+    x = torch.fft.irfft2(K.conj() * torch.fft.rfft2(yp) / denom, s=(hp, wp))
+    if m and valid_iters > 0:
+        at = min(m, h - 1, w - 1)
+        mask = torch.zeros_like(yp)
+        mask[at:at + h, at:at + w] = 1.0
+
+        def normal(u):
+            U = torch.fft.rfft2(u)
+            r = mask * torch.fft.irfft2(K * U, s=(hp, wp))
+            return torch.fft.irfft2(K.conj() * torch.fft.rfft2(r) + alpha * reg * U, s=(hp, wp))
+
+        b = torch.fft.irfft2(K.conj() * torch.fft.rfft2(mask * yp), s=(hp, wp))
+        x = conjugate_gradient(lambda u: normal(u[0])[None], b[None], x[None], tol=0.0, max_iter=int(valid_iters),
+                               warn=False, preconditioner=lambda r: torch.fft.irfft2(
+                                   torch.fft.rfft2(r[0]) / denom, s=(hp, wp))[None])[0]
     return crop(x, m, h, w) if m else x
 
 
@@ -74,11 +106,20 @@ def noise_gain(k: Tensor, h: int, w: int, alpha: float = ALPHA) -> float:
     return float(((K.abs() / (K.abs() ** 2 + alpha * reg)) ** 2).mean().sqrt())
 
 
+def valid_iters_for(h: int, w: int) -> int:
+    """CG steps of the valid model (`gradient_wiener`) for an h×w photo: ``VALID_ITERS`` up to ``VALID_PIXELS``,
+    none above (each step is six FFTs of the padded photo per channel; a large photo's border is a small part
+    of it)."""
+    return VALID_ITERS if h * w <= VALID_PIXELS else 0
+
+
 def denoised_deconvolution(y: Tensor, k: Tensor, prior, sigma_y: float = 0.0, alpha: float | None = None,
-                           sigma_e: float = SIGMA_E, boundary: str = "reflect") -> Tensor:
+                           sigma_e: float = SIGMA_E, boundary: str = "reflect", valid: bool = True) -> Tensor:
     """x̂ = D(x_α, max(σ_e, 4σ_y, g·σ_y)) for one image y (C, H, W) in [0, 1], α = max(3e-3, 2σ_y) unless
     given, g = `noise_gain` (the noise the deconvolution leaves is g·σ_y: the denoiser is asked to remove
-    at least that); returns (C, H, W) in y's dtype.  For the delta (no blur found) nothing is deconvolved and there is no
+    at least that); returns (C, H, W) in y's dtype.  ``valid`` (photos, boundary ≠ "circular"): x_α by the
+    valid model (`valid_iters_for` CG steps of `gradient_wiener`); False: the tapered closed form alone.
+    For the delta (no blur found) nothing is deconvolved and there is no
     kernel error to remove: x̂ = D(y, σ_y), the posterior mean of denoising (y itself at σ_y = 0), so an
     unblurred photo comes back unchanged within its noise."""
     denoise = prior.denoise if hasattr(prior, "denoise") else prior
@@ -89,7 +130,8 @@ def denoised_deconvolution(y: Tensor, k: Tensor, prior, sigma_y: float = 0.0, al
             return denoise(y[None], float(sigma_y))[0].clamp(0, 1)
     if alpha is None:
         alpha = alpha_for(sigma_y)
-    xa = torch.stack([gradient_wiener(c.to(torch.float64), k, alpha, boundary) for c in y])
+    iters = valid_iters_for(*y.shape[-2:]) if valid else 0
+    xa = torch.stack([gradient_wiener(c.to(torch.float64), k, alpha, boundary, iters) for c in y])
     s = max(float(sigma_e), LEVEL_PER_NOISE * float(sigma_y), noise_gain(k, *y.shape[-2:], alpha) * float(sigma_y))
     with torch.no_grad():
         x = denoise(xa.clamp(-0.25, 1.25)[None].to(y.dtype), s)[0]

@@ -18,7 +18,8 @@ deblur with an estimated kernel (``--kernel auto``, the default without a kernel
 the blind solver's E-step (`restore.blind.deconv`): a gradient-regularised deconvolution with the
 kernel, then one denoiser call.  The guidance methods fit y down to σ_y and pay for every bit of the
 estimate's error; this one tolerates it (benchmarks/BLIND.md).  ``--method deconv`` also runs it
-with a given kernel.
+with a given kernel; ``--steps N`` polishes its image with N levels of DAPS warm-started from it
+(`restore.blind.polish`: sharper inside the frame, weaker at a valid blur's border — not a default).
 """
 from __future__ import annotations
 
@@ -76,13 +77,18 @@ def check_method(name: str, task: str | None = None) -> str:
     return get(name).name
 
 
-def deconv(y, A, prior, sigma_y: float):
-    """``--method deconv``: x̂ = D(x_α, max(σ_e, 4σ_y, g·σ_y)) per image with A's kernel and boundary
-    (`restore.blind.deconv.denoised_deconvolution`)."""
+def deconv(y, A, prior, sigma_y: float, seed: int = 0, steps: int | None = None, callback=None):
+    """``--method deconv``: per image, the E-step x_E = D(x_α, max(σ_e, 4σ_y, g·σ_y)) with A's kernel and
+    boundary (`restore.blind.deconv.denoised_deconvolution`); with ``steps``, polished by that many levels of
+    DAPS warm-started from it (`restore.blind.polish`), image b's chain seeded ``image_seeds(seed, B)[b]``
+    as in `restore.solve_blind`."""
     import torch
 
-    from ..blind.deconv import denoised_deconvolution
-    return torch.stack([denoised_deconvolution(y[b], A.kernel, prior, sigma_y, boundary=A.boundary)
+    from ..blind.polish import polished_deconvolution
+    from ..guidance import image_seeds
+    seeds = image_seeds(seed, y.shape[0])
+    return torch.stack([polished_deconvolution(y[b], A.kernel, prior, sigma_y, boundary=A.boundary, seed=[seeds[b]],
+                                               polish=steps is not None, steps=steps, callback=callback)
                         for b in range(y.shape[0])])
 
 

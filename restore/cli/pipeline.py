@@ -318,9 +318,11 @@ def prepare(task: str, image: str, spec: dict | None, opt: Options, show: bool) 
     if posterior and not M.samples(method):
         raise ValueError(f"--samples draws posterior samples; {method} is a deterministic estimate without them"
                          " (pass --method daps, for instance)")
-    if opt.steps is not None and not M.samples(method):
+    if opt.steps is not None and not M.samples(method) and method != M.DECONV:
         raise ValueError(f"--steps: {method} is a deterministic estimate, it has no steps")
-    if not M.samples(method):
+    if method == M.DECONV:  # the E-step; --steps N: polished by N DAPS levels (`restore.blind.polish`)
+        steps, samples = opt.steps, 1
+    elif not M.samples(method):
         steps, samples = None, 1
     else:
         tuned_for = task if A is None else None  # the kernel is still to be estimated: the task's defaults
@@ -421,7 +423,8 @@ def solve_plan(plan: Plan, opt: Options, show: bool) -> tuple[torch.Tensor, floa
                   mode(opt.quiet or opt.json)) as bar:
         def solve_one(yt, seed):
             if plan.method == M.DECONV:
-                return M.deconv(yt.to(device), plan.A, prior, plan.noise)
+                return M.deconv(yt.to(device), plan.A, prior, plan.noise, seed=int(seed), steps=plan.steps,
+                                callback=bar.callback)
             common = dict(method=plan.method, sigma_y=plan.noise, steps=plan.steps, seed=int(seed),
                           callback=bar.callback)
             if plan.posterior:

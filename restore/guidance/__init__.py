@@ -42,8 +42,9 @@ uncertainty map (benchmarks/CALIBRATION.md).  Options passed explicitly still ov
   network evaluations.  Average m is chain j = m, so with the same options ``solve(average=M)``
   equals ``sample_posterior(samples=M).view(M, B, ...).mean(0)``.
 * ``start=f`` (0 < f ≤ 1): warm start (Chung et al. 2022, "Come-closer-diffuse-faster"): the chain
-  begins at the level σ of the prior's table at time ⌈f·T⌉ from 𝒜†y + σ z instead of from N(0, I),
-  and ``steps`` grid points cover only that head of the table.  Not with ``sigmas=``.
+  begins at the level σ of the prior's table at time ⌈f·T⌉ from 𝒜†y + σ z (𝒜's ``warm_start``; any
+  estimate with ``A.started_at(x0)``) instead of from N(0, I), and ``steps`` grid points cover only that
+  head of the table (DAPS: its Karras grid tops at that σ).  Not with ``sigmas=``.
 * ``callback(i, x, denoised, sigma)`` once per step and group of chains, before the update (x holds
   the group's rows; i restarts at 0 for each group).
 * Memory: autograd is only opened around one denoiser call (DPS, ΠGDM) and freed within the step;

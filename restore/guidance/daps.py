@@ -30,6 +30,10 @@ Annealing over levels σ_0 > … > σ_{n−1} (a Karras grid from the schedule's
 
 3. re-noise to the next level: x_{t+1} = x₀ + σ_{t+1} z (the result is x₀ of the last level).
 
+A warm ``start`` = f (`restore.solve`'s common option) tops the Karras grid at the σ of the prior's table at
+⌈f·T⌉ (or ``sigma_max`` if lower) and starts from x₀ + σ_0 z, x₀ = 𝒜's warm start (e.g. blind deblurring's
+E-step image, `operators.LinearOperator.started_at`): the annealing then only refines x₀'s detail.
+
 σ_y is floored at 1/(255√12) (``sigma_floor``, the likelihood is otherwise degenerate).  Defaults:
 50 levels × 5 ODE steps (300 denoiser calls, counting Heun's second evaluations), 20 Langevin steps
 at lr = 0.5, σ_min = 0.005.  DAPS is approximate for every prior (few Langevin steps under-disperse
@@ -76,8 +80,11 @@ def run(p: Problem, steps: int = DEFAULTS["steps"], ode_steps: int = DEFAULTS["o
     v = p.schedule.init_scale**2 if data_var is None else float(data_var)
     if sigmas is None:
         smax = p.schedule.sigma_max if sigma_max is None else float(sigma_max)
-        sigmas = get_sigmas_karras(int(steps), sigma_min, smax)
-    grid = p.sigmas(steps, sigmas)
+        if p.start is not None:  # warm start: the grid tops at the table's σ at ⌈f·T⌉, x from x₀ + σ z
+            smax = min(smax, float(p.sigmas(1)[0]))
+        grid = get_sigmas_karras(int(steps), min(float(sigma_min), smax), smax)
+    else:
+        grid = p.sigmas(steps, sigmas)
     sy2 = p.sigma_y.clamp(min=sigma_floor) ** 2
     if inner == "cg":
         aty = p.A.adjoint(p.y) / sy2
