@@ -53,7 +53,7 @@ SIGMA_E = 0.03
 
 #: the valid model's CG steps (`gradient_wiener`) and the largest photo (pixels) they are spent on
 VALID_ITERS = 30
-VALID_PIXELS = 4 * 1024 * 1024
+VALID_PIXELS = 2 * 1024 * 1024
 ALPHA_PER_NOISE = 2.0
 LEVEL_PER_NOISE = 4.0
 
@@ -108,8 +108,9 @@ def noise_gain(k: Tensor, h: int, w: int, alpha: float = ALPHA) -> float:
 
 def valid_iters_for(h: int, w: int) -> int:
     """CG steps of the valid model (`gradient_wiener`) for an h×w photo: ``VALID_ITERS`` up to ``VALID_PIXELS``,
-    none above (each step is six FFTs of the padded photo per channel; a large photo's border is a small part
-    of it)."""
+    none above (each step is six FFTs of the padded photo per channel: 30 steps took 0.29 s per channel at
+    512², 1.3 s at 1 MP, 12 s at 4 MP on 2 cores; the CLI tiles photos above 1 MP into 512² tiles, each a
+    valid crop of the blurred photo, so every tile gets them: about +0.9 s per RGB tile)."""
     return VALID_ITERS if h * w <= VALID_PIXELS else 0
 
 
