@@ -68,9 +68,29 @@ def assert_bad(result, *words):
 
 
 # ----------------------------------------------------------------------------- happy paths
+def test_the_deblur_default_is_the_e_step_polished_when_noisy(files):
+    """--noise auto on a clean 8-bit input (σ_y ≤ CLEAN_NOISE): deconv, the valid-model E-step alone (one network
+    evaluation, no steps); a noisier one: deconv polished by POLISH_STEPS DAPS levels; --samples: a sampler."""
+    from restore.cli.methods import CLEAN_NOISE, POLISH_STEPS, deconv_steps, default_method
+
+    base = ["deblur", str(files / "rgb.png"), "--kernel-size", "5", "--kernel-std", "1.5", "--prior", str(files / "tiny"),
+            "--json"]
+    d = ok_json(CliRunner().invoke(main, base + ["-o", str(files / "clean.png")], catch_exceptions=False))
+    assert d["noise_estimated"] and d["noise"] <= CLEAN_NOISE
+    assert d["method"] == "deconv" and d["steps"] is None
+    d = ok_json(CliRunner().invoke(main, base + ["-o", str(files / "noisy.png"), "--noise", "0.01"],
+                                   catch_exceptions=False))
+    assert d["method"] == "deconv" and d["steps"] == POLISH_STEPS
+    assert default_method("deblur", noise=0.01) == "deconv" and default_method("deblur") == "daps"
+    assert default_method("deblur", noise=0.0, sampling=True) == "daps" and default_method("sr", noise=0.0) == "daps"
+    assert deconv_steps(CLEAN_NOISE, False) is None and deconv_steps(0.01, False) == POLISH_STEPS
+    assert deconv_steps(0.01, True) is None  # an estimated kernel is never polished by default
+
+
 @pytest.mark.parametrize("task, extra, shape", [
-    ("deblur", ["--kernel-size", "5", "--kernel-std", "1.5"], (H, W, 3)),  # the blur rgb.png was made with
-    ("deblur", ["--kernel", "motion", "--kernel-size", "5", "--boundary", "circular"], (H, W, 3)),
+    # the blur rgb.png was made with; --noise 0.01: above CLEAN_NOISE, so the polished E-step (--steps 2 levels)
+    ("deblur", ["--kernel-size", "5", "--kernel-std", "1.5", "--noise", "0.01"], (H, W, 3)),
+    ("deblur", ["--kernel", "motion", "--kernel-size", "5", "--boundary", "circular", "--noise", "0.01"], (H, W, 3)),
     ("sr", ["--factor", "4"], (H, W, 3)),
     ("inpaint", ["--mask", "mask.png"], (H, W, 3)),
     ("denoise", [], (H, W, 3)),
@@ -92,7 +112,7 @@ def test_tasks_json(files, task, extra, shape):
         assert key in d
     assert d["output"] == str(out) and d["steps"] == (None if task == "denoise" else 2)
     assert d["seed"] == 0 and d["psnr"] is None
-    assert d["method"] == {"deblur": "daps", "sr": "daps", "inpaint": "diffpir", "denoise": "tweedie",
+    assert d["method"] == {"deblur": "deconv", "sr": "daps", "inpaint": "diffpir", "denoise": "tweedie",
                            "colorize": "ddnm"}[task]
     if task == "denoise":
         assert d["noise_estimated"] is True and d["noise"] > 0

@@ -4,7 +4,7 @@ Per-task defaults (first one present in the registry wins):
 
 | task     | default   | evaluations | why |
 |----------|-----------|---:|-----|
-| deblur   | daps      | 20 | best of the ≤ 25-evaluation grid on valid-convolution blurs (reflect boundary); its data step: 4 CG steps on the level's quadratic (+0.35 dB over 7 gradient steps) |
+| deblur   | deconv    | 1 / 21 | the valid-model E-step alone for σ_y ≤ ``CLEAN_NOISE``, polished by 20 DAPS levels above it (session 13: +0.96 / +0.26–0.36 dB over DAPS from noise on training crops); DAPS (20, 4 CG steps per level) was the best from noise of the ≤ 25-evaluation grid, and stays the sampler (``--samples``) |
 | sr       | daps      | 20 | best of the grid (one chain tied with 8 × 3 and 6 × 4 averages); 20 levels × 3 CG steps keep 1 MP within 25 forward equivalents |
 | inpaint  | diffpir   | 20 | λ = 1, ζ = 1, warm start 0.1 from the push–pull fill: beats Navier–Stokes (RESULTS.md) |
 | denoise  | tweedie   |  1 | the posterior mean D(y, σ_y) itself: 1.4–2.0 dB above DAPS 20 at σ = 0.01–0.1, 20× cheaper |
@@ -25,6 +25,21 @@ from __future__ import annotations
 
 #: the deblurring E-step of `restore.blind` as a CLI method (not a guidance method: blur operators only)
 DECONV = "deconv"
+
+#: deblurring with a given kernel is ``deconv``: the valid-model E-step alone for a nearly noise-free
+#: measurement (σ_y ≤ this: a clean 8-bit photo, whose ``--noise auto`` is 0.001–0.002), polished by
+#: ``POLISH_STEPS`` DAPS levels above it.  Against DAPS from noise on benchmarks/defaults.py's 18 training
+#: measurements per level (session 13, benchmarks/deblur_known_default.py): σ 0, E-step +0.96 dB (worst
+#: −0.15; polished +0.14) at 1 network evaluation instead of 20; σ 0.005 E-step +0.36, polished +0.23;
+#: σ 0.01 E-step −0.05, polished +0.26; σ 0.025 E-step −0.53, polished +0.30 (worst −0.05)
+CLEAN_NOISE = 0.003
+POLISH_STEPS = 20
+
+
+def deconv_steps(noise: float, estimated: bool) -> int | None:
+    """The polish levels of the deblurring default ``deconv``: none for an estimated kernel (its error grows
+    over the levels, `restore.blind.polish`) or σ_y ≤ ``CLEAN_NOISE``, else ``POLISH_STEPS``."""
+    return None if estimated or float(noise) <= CLEAN_NOISE else POLISH_STEPS
 
 DEFAULTS = {
     "deblur": ("daps", "diffpir", "dps", "pigdm", "ddrm"),
@@ -47,11 +62,15 @@ def registry() -> dict:
     return dict(REGISTRY)
 
 
-def default_method(task: str, names=None, spec: dict | None = None, sampling: bool = False) -> str:
-    """The first of the task's preferred methods that is registered (``deconv`` for an estimated kernel);
+def default_method(task: str, names=None, spec: dict | None = None, sampling: bool = False,
+                   noise: float | None = None) -> str:
+    """The first of the task's preferred methods that is registered, but ``deconv`` for deblurring (an
+    estimated kernel, or the noise level known: `deconv_steps` then says whether it is polished);
     ``sampling``: the first that draws posterior samples (``--samples K``)."""
     reg = registry()
     if spec is not None and spec.get("kernel") in ("auto", "estimated"):
+        return DECONV
+    if task == "deblur" and not sampling and noise is not None:
         return DECONV
     names = list(reg) if names is None else list(names)
     if sampling:

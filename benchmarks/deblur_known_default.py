@@ -1,0 +1,71 @@
+"""The known-kernel deblurring default by noise level (session 13): DAPS from noise against the E-step of
+`restore.blind.deconv` (valid model) alone and polished (`restore.blind.polish`), on benchmarks/defaults.py's
+training crops (128² colour, valid blur by gauss2 / Levin k3 / k8, 8-bit), whole-frame PSNR.
+
+    OMP_NUM_THREADS=1 python benchmarks/deblur_known_default.py --noise 0,0.005 --out rows.jsonl
+    python benchmarks/deblur_known_default.py --report rows.jsonl
+
+``--noise``: σ of the added noise (0: 8-bit quantisation only, the solver given σ_y = 0.002 as the CLI's
+``--noise auto`` floor); ``--split test``: the test crops instead (CBSD68 files 1–8).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import torch
+
+import defaults as D
+import restore
+from restore.cli.methods import deconv
+from restore.metrics import psnr
+
+
+def run(args) -> None:
+    torch.set_num_threads(1)
+    prior = restore.load_prior("default")
+    images = D.train_images() if args.split == "train" else D.test_images(8)
+    for noise in (float(v) for v in args.noise.split(",")):
+        D.TRUE_SIGMA["at"], D.CONDITIONS["at"] = noise, max(noise, 0.002)
+        for path in images:
+            for deg in D.DEGRADATIONS["deblur"]:
+                x, y, A, _ = D.measure(path, "deblur", deg, "at")
+                sigma = D.CONDITIONS["at"]
+                row = {"img": path.stem, "deg": deg, "noise": noise, "split": args.split}
+                row["daps"] = float(psnr(D.run_method(y, A, prior, *D.chosen("deblur"), sigma).double().clamp(0, 1), x)[0])
+                row["estep"] = float(psnr(deconv(y, A, prior, sigma).double().clamp(0, 1), x)[0])
+                row["polish"] = float(psnr(deconv(y, A, prior, sigma, steps=20).double().clamp(0, 1), x)[0])
+                print(json.dumps(row), flush=True)
+                with open(args.out, "a") as fh:
+                    fh.write(json.dumps(row) + "\n")
+
+
+def report(paths) -> None:
+    rows = [json.loads(line) for p in paths for line in open(p)]
+    for split in sorted({r["split"] for r in rows}):
+        for noise in sorted({r["noise"] for r in rows if r["split"] == split}):
+            part = [r for r in rows if r["split"] == split and r["noise"] == noise]
+            m = {k: statistics.mean(r[k] for r in part) for k in ("daps", "estep", "polish")}
+            worst = {k: min(r[k] - r["daps"] for r in part) for k in ("estep", "polish")}
+            print(f"{split} σ {noise:g} ({len(part)}): DAPS {m['daps']:.2f}, E-step {m['estep']:.2f} "
+                  f"({m['estep'] - m['daps']:+.2f}, worst {worst['estep']:+.2f}), polished {m['polish']:.2f} "
+                  f"({m['polish'] - m['daps']:+.2f}, worst {worst['polish']:+.2f})")
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--noise", default="0,0.005,0.01,0.025")
+    ap.add_argument("--split", choices=("train", "test"), default="train")
+    ap.add_argument("--out", default="deblur_known_default.jsonl")
+    ap.add_argument("--report", nargs="+", default=None)
+    args = ap.parse_args(argv)
+    return report(args.report) if args.report else run(args)
+
+
+if __name__ == "__main__":
+    main()
