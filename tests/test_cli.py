@@ -85,6 +85,7 @@ def test_the_deblur_default_is_the_e_step_polished_when_noisy(files):
     assert default_method("deblur", noise=0.0, sampling=True) == "daps" and default_method("sr", noise=0.0) == "daps"
     assert deconv_steps(CLEAN_NOISE, False) is None and deconv_steps(0.01, False) == POLISH_STEPS
     assert deconv_steps(0.01, True) is None  # an estimated kernel is never polished by default
+    assert deconv_steps(0.0, False, "circular") == POLISH_STEPS  # no border to undo
 
 
 @pytest.mark.parametrize("task, extra, shape", [

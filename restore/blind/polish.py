@@ -10,17 +10,15 @@ x_{t+1} = x₀ + σ_{t+1} z, with the measurement's own σ_y (DAPS floors it at 
 level).  Started from noise, DAPS's few CG steps per level leave a large blur's deconvolution unfinished;
 started from x_E, the coarse structure is already there and the levels spend themselves on detail.
 
-Measured on training crops (benchmarks/BLIND.md, session 13; not a default anywhere).  With the tapered
-E-step it was far sharper than DAPS from noise (the known-kernel deblurring default) inside the frame
-(CBSD432 160² valid-blur crops, the true kernel, 15-px border left out, f = 0.1: clean 8-bit +3.4 dB with
-Levin k1, +1.3 with k8; σ_y 0.01 +0.1 to +1.4) and on Levin's circular set (40.88 dB against 36.90), but
-over the whole frame of benchmarks/defaults.py's 128² crops it lost 0.21 dB.  With the valid-model E-step
-(`restore.blind.deconv`) the E-step alone is +1.07 dB over DAPS on those crops when clean and −0.57 at
-σ_y 0.025, and the polish +0.04 overall: it gains on noisy inputs (+0.21) and loses up to 2.4 dB on clean
-ones with a large kernel, its data term (`operators.Blur`, reflect) not being the valid model.  With an
-*estimated* kernel it gained on some crops and lost up to 1.9 dB on others.  Hence opt-in: ``--method
-deconv --steps N`` and `restore.solve_blind(polish=True)`.  The delta (no blur) is never polished: its
-image is D(y, σ_y).
+Measured in session 13 (benchmarks/BLIND.md, RESULTS.md).  With the true kernel: on Levin et al.'s circular
+set 40.88 dB against 36.90 for DAPS from noise (the deblurring default before); on benchmarks/defaults.py's
+128² training crops (valid blur, whole frame; the valid-model E-step) +0.23 to +0.30 dB over DAPS from noise
+at σ 0.005–0.025 but only +0.14 on clean inputs, where its padded data term (`operators.Blur`, reflect) undoes
+the valid E-step's border on large kernels and the E-step alone is +0.96.  So the CLI's deblurring default
+(`restore.cli.methods.deconv_steps`) polishes noisy photos and circular blurs, not clean photos.  With an
+*estimated* kernel it gained on some crops and lost up to 1.9 dB on others (the kernel's error grows over the
+levels): `restore.solve_blind` and ``--kernel auto`` polish only when asked (``polish=True``, ``--steps N``).
+The delta (no blur) is never polished: its image is D(y, σ_y).
 """
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ Per-task defaults (first one present in the registry wins):
 
 | task     | default   | evaluations | why |
 |----------|-----------|---:|-----|
-| deblur   | deconv    | 1 / 21 | the valid-model E-step alone for σ_y ≤ ``CLEAN_NOISE``, polished by 20 DAPS levels above it (session 13: +0.96 / +0.26–0.36 dB over DAPS from noise on training crops); DAPS (20, 4 CG steps per level) was the best from noise of the ≤ 25-evaluation grid, and stays the sampler (``--samples``) |
+| deblur   | deconv    | 1 / 21 | the valid-model E-step alone for a clean photo (σ_y ≤ ``CLEAN_NOISE``), polished by 20 DAPS levels warm-started from it otherwise (`deconv_steps`; session 13: +0.96 / +0.23–0.30 dB over DAPS from noise on training crops); DAPS (20, 4 CG steps per level) was the best from noise of the ≤ 25-evaluation grid, and stays the sampler (``--samples``) |
 | sr       | daps      | 20 | best of the grid (one chain tied with 8 × 3 and 6 × 4 averages); 20 levels × 3 CG steps keep 1 MP within 25 forward equivalents |
 | inpaint  | diffpir   | 20 | λ = 1, ζ = 1, warm start 0.1 from the push–pull fill: beats Navier–Stokes (RESULTS.md) |
 | denoise  | tweedie   |  1 | the posterior mean D(y, σ_y) itself: 1.4–2.0 dB above DAPS 20 at σ = 0.01–0.1, 20× cheaper |
@@ -14,12 +14,11 @@ Chosen by benchmarks/defaults.py on training crops under real conditions (8-bit 
 non-periodic blurs, Levin kernels) within 25 network evaluations (issues 14, 19); the settings are in
 `restore.guidance.tuned` and the numbers in benchmarks/tuning/TUNING.md.
 
-deblur with an estimated kernel (``--kernel auto``, the default without a kernel): ``deconv`` —
+deblur with an estimated kernel (``--kernel auto``, the default without a kernel): ``deconv`` unpolished —
 the blind solver's E-step (`restore.blind.deconv`): a gradient-regularised deconvolution with the
-kernel, then one denoiser call.  The guidance methods fit y down to σ_y and pay for every bit of the
-estimate's error; this one tolerates it (benchmarks/BLIND.md).  ``--method deconv`` also runs it
-with a given kernel; ``--steps N`` polishes its image with N levels of DAPS warm-started from it
-(`restore.blind.polish`: sharper inside the frame, weaker at a valid blur's border — not a default).
+kernel, then one denoiser call.  The guidance methods, and the polish, fit y down to σ_y and pay for
+every bit of the estimate's error; the E-step tolerates it (benchmarks/BLIND.md).  ``--steps N`` sets the
+polish's levels (`restore.blind.polish`) in every case, an estimated kernel included.
 """
 from __future__ import annotations
 
@@ -36,10 +35,14 @@ CLEAN_NOISE = 0.003
 POLISH_STEPS = 20
 
 
-def deconv_steps(noise: float, estimated: bool) -> int | None:
+def deconv_steps(noise: float, estimated: bool, boundary: str = "reflect") -> int | None:
     """The polish levels of the deblurring default ``deconv``: none for an estimated kernel (its error grows
-    over the levels, `restore.blind.polish`) or σ_y ≤ ``CLEAN_NOISE``, else ``POLISH_STEPS``."""
-    return None if estimated or float(noise) <= CLEAN_NOISE else POLISH_STEPS
+    over the levels, `restore.blind.polish`) or a clean photo (σ_y ≤ ``CLEAN_NOISE``, a padded boundary: the
+    polish's padded data term would undo the valid E-step's border), else ``POLISH_STEPS`` — a circular
+    blur too when clean (Levin et al.'s 32 images: 40.88 dB polished against 36.90 for DAPS from noise)."""
+    if estimated or (float(noise) <= CLEAN_NOISE and boundary != "circular"):
+        return None
+    return POLISH_STEPS
 
 DEFAULTS = {
     "deblur": ("daps", "diffpir", "dps", "pigdm", "ddrm"),

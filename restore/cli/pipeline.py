@@ -325,7 +325,8 @@ def prepare(task: str, image: str, spec: dict | None, opt: Options, show: bool) 
     if opt.steps is not None and not M.samples(method) and method != M.DECONV:
         raise ValueError(f"--steps: {method} is a deterministic estimate, it has no steps")
     if method == M.DECONV:  # the E-step, polished by `steps` DAPS levels (`restore.blind.polish`) when noisy
-        steps = opt.steps if opt.steps is not None else M.deconv_steps(noise, specs.needs_estimate(spec))
+        steps = opt.steps if opt.steps is not None else M.deconv_steps(noise, specs.needs_estimate(spec),
+                                                                       spec.get("boundary", "reflect"))
         samples = 1
     elif not M.samples(method):
         steps, samples = None, 1
