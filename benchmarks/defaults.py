@@ -470,8 +470,9 @@ def chosen(task):
     from restore.cli.methods import default_method
     from restore.guidance import defaults
     m = default_method(task)
-    if m == "deconv":
-        return m, {}
+    if m == "deconv":  # a given kernel: the E-step polished (restore.cli.methods.deconv_steps)
+        from restore.cli.methods import deconv_steps
+        return m, {"steps": deconv_steps(False)}
     A = {"deblur": ops.Blur(torch.ones(3, 3) / 9), "sr": ops.Downsample(4, "bicubic"),
          "inpaint": ops.Inpainting(torch.ones(1, 1, 4, 4)), "denoise": ops.Identity(), "colorize": ops.Grayscale()}[task]
     o = defaults(m, A)

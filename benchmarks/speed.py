@@ -152,10 +152,15 @@ def run_row(method, op_name, x, prior: TimedPrior, steps, seed=0, cli=False):
         warnings.simplefilter("ignore")
         _sync(device)
         t = time.perf_counter()
-        out = restore.solve(y, A, prior, method=method, sigma_y=SIGMA_Y, steps=steps if uses_prior else None,
-                            seed=seed)
+        if method == "deconv":  # the CLI's deblurring default: the E-step, polished (restore.cli.methods)
+            from restore.cli.methods import deconv, deconv_steps
+            steps = steps or deconv_steps(False)
+            out = deconv(y, A, prior, SIGMA_Y, seed=seed, steps=steps)
+        else:
+            out = restore.solve(y, A, prior, method=method, sigma_y=SIGMA_Y, steps=steps if uses_prior else None,
+                                seed=seed)
     if cli:
-        steps = defaults(method, A).get("steps", "–")
+        steps = steps if method == "deconv" else defaults(method, A).get("steps", "–")
         _sync(device)
         total = time.perf_counter() - t
     psnr = float(psnr_of(out, x)[0])

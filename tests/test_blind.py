@@ -232,3 +232,26 @@ def test_the_valid_model_fits_the_border_of_a_valid_blur():
     assert fit(valid) < 0.005 and fit(valid) <= fit(closed)
     assert edge_err(valid) < 0.5 * edge_err(closed)
     assert float((valid - x).pow(2).mean()) < 0.25 * float((closed - x).pow(2).mean())
+
+
+def test_the_polish_keeps_the_valid_model_and_its_seed(prior):
+    """`restore.blind.polish`: DAPS warm-started from the E-step, on the E-step's padded grid with the valid model
+    (𝒜 = M ∘ k⊛) — closer to the scene along the border of a valid blur than the polish with `operators.Blur`'s
+    padded model (measured 0.034 against 0.048 rms in the 8-px band) — and the same seed gives the same image."""
+    from restore.blind.polish import polished_deconvolution
+
+    k = ops.motion_kernel(9, 0.5, seed=5).double()
+    big = _scene(80, seed=4, count=30)
+    m = 4
+    x = big[0, 0, m:-m, m:-m]
+    y = ops.GaussianNoise(0.005)(ops.Blur(k, boundary="circular")(big), seed=2)[0, :, m:-m, m:-m].float()
+
+    def band_err(z):
+        band = torch.ones_like(x, dtype=torch.bool)
+        band[8:-8, 8:-8] = False
+        return float((z[0].double() - x)[band].pow(2).mean().sqrt())
+
+    valid = polished_deconvolution(y, k, prior, 0.005, seed=3, steps=6)
+    padded = polished_deconvolution(y, k, prior, 0.005, seed=3, steps=6, valid=False)
+    assert valid.shape == y.shape and band_err(valid) < 0.85 * band_err(padded)
+    assert torch.equal(valid, polished_deconvolution(y, k, prior, 0.005, seed=3, steps=6))

@@ -68,28 +68,23 @@ def assert_bad(result, *words):
 
 
 # ----------------------------------------------------------------------------- happy paths
-def test_the_deblur_default_is_the_e_step_polished_when_noisy(files):
-    """--noise auto on a clean 8-bit input (σ_y ≤ CLEAN_NOISE): deconv, the valid-model E-step alone (one network
-    evaluation, no steps); a noisier one: deconv polished by POLISH_STEPS DAPS levels; --samples: a sampler."""
-    from restore.cli.methods import CLEAN_NOISE, POLISH_STEPS, deconv_steps, default_method
+def test_the_deblur_default_is_the_polished_e_step(files):
+    """A given kernel: deconv polished by POLISH_STEPS DAPS levels (clean or noisy); --samples: a sampler."""
+    from restore.cli.methods import POLISH_STEPS, deconv_steps, default_method
 
     base = ["deblur", str(files / "rgb.png"), "--kernel-size", "5", "--kernel-std", "1.5", "--prior", str(files / "tiny"),
             "--json"]
-    d = ok_json(CliRunner().invoke(main, base + ["-o", str(files / "clean.png")], catch_exceptions=False))
-    assert d["noise_estimated"] and d["noise"] <= CLEAN_NOISE
-    assert d["method"] == "deconv" and d["steps"] is None
-    d = ok_json(CliRunner().invoke(main, base + ["-o", str(files / "noisy.png"), "--noise", "0.01"],
-                                   catch_exceptions=False))
-    assert d["method"] == "deconv" and d["steps"] == POLISH_STEPS
-    assert default_method("deblur", noise=0.01) == "deconv" and default_method("deblur") == "daps"
-    assert default_method("deblur", noise=0.0, sampling=True) == "daps" and default_method("sr", noise=0.0) == "daps"
-    assert deconv_steps(CLEAN_NOISE, False) is None and deconv_steps(0.01, False) == POLISH_STEPS
-    assert deconv_steps(0.01, True) is None  # an estimated kernel is never polished by default
-    assert deconv_steps(0.0, False, "circular") == POLISH_STEPS  # no border to undo
+    for noise in ("auto", "0.01"):
+        d = ok_json(CliRunner().invoke(main, base + ["-o", str(files / f"d{noise}.png"), "--noise", noise],
+                                       catch_exceptions=False))
+        assert d["method"] == "deconv" and d["steps"] == POLISH_STEPS
+    assert default_method("deblur") == "deconv" and default_method("deblur", sampling=True) == "daps"
+    assert default_method("sr") == "daps"
+    assert deconv_steps(False) == POLISH_STEPS and deconv_steps(True) is None  # an estimated kernel: unpolished
 
 
 @pytest.mark.parametrize("task, extra, shape", [
-    # the blur rgb.png was made with; --noise 0.01: above CLEAN_NOISE, so the polished E-step (--steps 2 levels)
+    # the blur rgb.png was made with (deconv, its polish cut to --steps 2 levels)
     ("deblur", ["--kernel-size", "5", "--kernel-std", "1.5", "--noise", "0.01"], (H, W, 3)),
     ("deblur", ["--kernel", "motion", "--kernel-size", "5", "--boundary", "circular", "--noise", "0.01"], (H, W, 3)),
     ("sr", ["--factor", "4"], (H, W, 3)),

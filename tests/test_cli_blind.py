@@ -98,7 +98,7 @@ def test_gauss_without_std_estimates_it(files, tmp_path):
                     "-o", tmp_path / "g.png", "--json"))
     assert d["kernel"]["estimated"] and d["operator"]["kernel_std_estimated"]
     d2 = ok_json(run(files, files / "gauss.png", "--kernel", "gauss", "-o", tmp_path / "g2.png", "--json"))
-    assert d2["method"] == "deconv" and d2["steps"] is None  # σ_y 0 (run's --noise 0): the clean deblur default
+    assert d2["method"] == "deconv" and d2["steps"] is None  # an estimated (Gaussian) kernel: unpolished
     assert abs(d["kernel"]["std"] - 1.5) < 0.4, d["kernel"]["std"]
     assert d["operator"]["kernel_size"] == 2 * int(np.ceil(3 * d["kernel"]["std"])) + 1
     # an explicit std is used as given, nothing is estimated

@@ -31,7 +31,7 @@ from operators.kernel_fit import gradients, is_delta, otf
 
 from .taper import crop, taper_pad
 
-__all__ = ["alpha_for", "gradient_wiener", "denoised_deconvolution", "noise_gain", "valid_iters_for", "ALPHA", "SIGMA_E",
+__all__ = ["alpha_for", "frame_offset", "gradient_wiener", "denoised_deconvolution", "noise_gain", "valid_iters_for", "ALPHA", "SIGMA_E",
            "ALPHA_PER_NOISE", "LEVEL_PER_NOISE", "VALID_ITERS", "VALID_PIXELS"]
 
 #: α and σ_e of the module docstring for noise-free inputs, chosen on Levin image 1 (kernels 1, 4, 6: α ∈
@@ -63,12 +63,18 @@ def alpha_for(sigma_y: float) -> float:
     return max(ALPHA, ALPHA_PER_NOISE * float(sigma_y))
 
 
+def frame_offset(k: Tensor, h: int, w: int, boundary: str) -> int:
+    """Where an h×w photo sits on the padded grid of `gradient_wiener` (its top-left corner at (o, o)); 0 for
+    a circular blur (no padding)."""
+    return 0 if boundary == "circular" else min(max(k.shape), h - 1, w - 1)
+
+
 def gradient_wiener(y: Tensor, k: Tensor, alpha: float = ALPHA, boundary: str = "reflect",
-                    valid_iters: int = 0) -> Tensor:
+                    valid_iters: int = 0, on_grid: bool = False) -> Tensor:
     """x_α for a 2-D image y (float64) and kernel k (module docstring).  ``valid_iters`` > 0 (photos): then
     that many preconditioned CG steps on the valid model, x on the padded grid and only y's own pixels M
     in the data term, (K̄ M K + α Σ_d D̄_d D_d) x = K̄ M ỹ, from the tapered closed form and preconditioned by
-    it (exact for M = I)."""
+    it (exact for M = I).  ``on_grid``: x on the whole padded grid (y at `frame_offset`), not cropped to y."""
     h, w = y.shape
     m = 0 if boundary == "circular" else max(k.shape)
     yp = taper_pad(y, m, smooth=True) if m else y
@@ -93,7 +99,7 @@ def gradient_wiener(y: Tensor, k: Tensor, alpha: float = ALPHA, boundary: str = 
         x = conjugate_gradient(lambda u: normal(u[0])[None], b[None], x[None], tol=0.0, max_iter=int(valid_iters),
                                warn=False, preconditioner=lambda r: torch.fft.irfft2(
                                    torch.fft.rfft2(r[0]) / denom, s=(hp, wp))[None])[0]
-    return crop(x, m, h, w) if m else x
+    return crop(x, m, h, w) if m and not on_grid else x
 
 
 def noise_gain(k: Tensor, h: int, w: int, alpha: float = ALPHA) -> float:
@@ -115,11 +121,13 @@ def valid_iters_for(h: int, w: int) -> int:
 
 
 def denoised_deconvolution(y: Tensor, k: Tensor, prior, sigma_y: float = 0.0, alpha: float | None = None,
-                           sigma_e: float = SIGMA_E, boundary: str = "reflect", valid: bool = True) -> Tensor:
+                           sigma_e: float = SIGMA_E, boundary: str = "reflect", valid: bool = True,
+                           on_grid: bool = False) -> Tensor:
     """x̂ = D(x_α, max(σ_e, 4σ_y, g·σ_y)) for one image y (C, H, W) in [0, 1], α = max(3e-3, 2σ_y) unless
     given, g = `noise_gain` (the noise the deconvolution leaves is g·σ_y: the denoiser is asked to remove
     at least that); returns (C, H, W) in y's dtype.  ``valid`` (photos, boundary ≠ "circular"): x_α by the
     valid model (`valid_iters_for` CG steps of `gradient_wiener`); False: the tapered closed form alone.
+    ``on_grid`` (a blur k ≠ δ): x̂ on `gradient_wiener`'s whole padded grid, y at `frame_offset`.
     For the delta (no blur found) nothing is deconvolved and there is no
     kernel error to remove: x̂ = D(y, σ_y), the posterior mean of denoising (y itself at σ_y = 0), so an
     unblurred photo comes back unchanged within its noise."""
@@ -132,7 +140,7 @@ def denoised_deconvolution(y: Tensor, k: Tensor, prior, sigma_y: float = 0.0, al
     if alpha is None:
         alpha = alpha_for(sigma_y)
     iters = valid_iters_for(*y.shape[-2:]) if valid else 0
-    xa = torch.stack([gradient_wiener(c.to(torch.float64), k, alpha, boundary, iters) for c in y])
+    xa = torch.stack([gradient_wiener(c.to(torch.float64), k, alpha, boundary, iters, on_grid) for c in y])
     s = max(float(sigma_e), LEVEL_PER_NOISE * float(sigma_y), noise_gain(k, *y.shape[-2:], alpha) * float(sigma_y))
     with torch.no_grad():
         x = denoise(xa.clamp(-0.25, 1.25)[None].to(y.dtype), s)[0]

@@ -4,7 +4,7 @@ Per-task defaults (first one present in the registry wins):
 
 | task     | default   | evaluations | why |
 |----------|-----------|---:|-----|
-| deblur   | deconv    | 1 / 21 | the valid-model E-step alone for a clean photo (σ_y ≤ ``CLEAN_NOISE``), polished by 20 DAPS levels warm-started from it otherwise (`deconv_steps`; session 13: +0.96 / +0.23–0.30 dB over DAPS from noise on training crops); DAPS (20, 4 CG steps per level) was the best from noise of the ≤ 25-evaluation grid, and stays the sampler (``--samples``) |
+| deblur   | deconv    | 21 | the valid-model E-step (one denoiser call) polished by 20 DAPS levels warm-started from it on its padded grid with the valid model (`restore.blind.polish`; session 13: +2.97 dB over DAPS from noise on clean training crops, +1.65 at σ 0.01); DAPS from noise (4 CG steps per level), the best of the ≤ 25-evaluation grid before, stays the sampler (``--samples``) |
 | sr       | daps      | 20 | best of the grid (one chain tied with 8 × 3 and 6 × 4 averages); 20 levels × 3 CG steps keep 1 MP within 25 forward equivalents |
 | inpaint  | diffpir   | 20 | λ = 1, ζ = 1, warm start 0.1 from the push–pull fill: beats Navier–Stokes (RESULTS.md) |
 | denoise  | tweedie   |  1 | the posterior mean D(y, σ_y) itself: 1.4–2.0 dB above DAPS 20 at σ = 0.01–0.1, 20× cheaper |
@@ -25,24 +25,17 @@ from __future__ import annotations
 #: the deblurring E-step of `restore.blind` as a CLI method (not a guidance method: blur operators only)
 DECONV = "deconv"
 
-#: deblurring with a given kernel is ``deconv``: the valid-model E-step alone for a nearly noise-free
-#: measurement (σ_y ≤ this: a clean 8-bit photo, whose ``--noise auto`` is 0.001–0.002), polished by
-#: ``POLISH_STEPS`` DAPS levels above it.  Against DAPS from noise on benchmarks/defaults.py's 18 training
-#: measurements per level (session 13, benchmarks/deblur_known_default.py): σ 0, E-step +0.96 dB (worst
-#: −0.15; polished +0.14) at 1 network evaluation instead of 20; σ 0.005 E-step +0.36, polished +0.23;
-#: σ 0.01 E-step −0.05, polished +0.26; σ 0.025 E-step −0.53, polished +0.30 (worst −0.05)
-CLEAN_NOISE = 0.003
+#: the polish levels of the deblurring default ``deconv`` (`deconv_steps`)
 POLISH_STEPS = 20
 
 
-def deconv_steps(noise: float, estimated: bool, boundary: str = "reflect") -> int | None:
-    """The polish levels of the deblurring default ``deconv``: none for an estimated kernel (its error grows
-    over the levels, `restore.blind.polish`) or a clean photo (σ_y ≤ ``CLEAN_NOISE``, a padded boundary: the
-    polish's padded data term would undo the valid E-step's border), else ``POLISH_STEPS`` — a circular
-    blur too when clean (Levin et al.'s 32 images: 40.88 dB polished against 36.90 for DAPS from noise)."""
-    if estimated or (float(noise) <= CLEAN_NOISE and boundary != "circular"):
-        return None
-    return POLISH_STEPS
+def deconv_steps(estimated: bool) -> int | None:
+    """The polish levels of the deblurring default ``deconv``: ``POLISH_STEPS`` for a given kernel — the
+    valid-model E-step polished by DAPS warm-started from it on its padded grid (`restore.blind.polish`;
+    session 13, benchmarks/deblur_known_default.py: +2.97 dB over DAPS from noise on clean training crops,
+    +1.65 at σ 0.01, +0.91 at 0.025, no crop below it) — none for an estimated one (its error grows over the levels)."""
+    return None if estimated else POLISH_STEPS
+
 
 DEFAULTS = {
     "deblur": ("daps", "diffpir", "dps", "pigdm", "ddrm"),
@@ -65,15 +58,14 @@ def registry() -> dict:
     return dict(REGISTRY)
 
 
-def default_method(task: str, names=None, spec: dict | None = None, sampling: bool = False,
-                   noise: float | None = None) -> str:
-    """The first of the task's preferred methods that is registered, but ``deconv`` for deblurring (an
-    estimated kernel, or the noise level known: `deconv_steps` then says whether it is polished);
-    ``sampling``: the first that draws posterior samples (``--samples K``)."""
+def default_method(task: str, names=None, spec: dict | None = None, sampling: bool = False) -> str:
+    """The first of the task's preferred methods that is registered, but ``deconv`` for deblurring
+    (`deconv_steps` says whether it is polished); ``sampling``: the first that draws posterior samples
+    (``--samples K``)."""
     reg = registry()
     if spec is not None and spec.get("kernel") in ("auto", "estimated"):
-        return DECONV
-    if task == "deblur" and not sampling and noise is not None:
+        return DECONV  # an estimated kernel: the E-step, whatever is asked (--samples is then refused)
+    if task == "deblur" and not sampling:
         return DECONV
     names = list(reg) if names is None else list(names)
     if sampling:

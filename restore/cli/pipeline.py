@@ -314,19 +314,18 @@ def prepare(task: str, image: str, spec: dict | None, opt: Options, show: bool) 
     # mean, std = the uncertainty map; without it: the point estimate (restore.solve, tuned, may average)
     posterior = opt.samples is not None
     noise_estimated = noise == "auto"
-    if noise_estimated:  # before the method: the deblurring default depends on it
+    if noise_estimated:
         measured = plan_measured(A, x_shape, y)
         noise = max(estimate_sigma(y, measured), MIN_AUTO_NOISE)  # reported with the result, not before
     method = M.check_method(opt.method, task) if opt.method else M.default_method(task, spec=spec,
-                                                                                   sampling=posterior, noise=noise)
+                                                                                   sampling=posterior)
     if posterior and not M.samples(method):
         raise ValueError(f"--samples draws posterior samples; {method} is a deterministic estimate without them"
                          " (pass --method daps, for instance)")
     if opt.steps is not None and not M.samples(method) and method != M.DECONV:
         raise ValueError(f"--steps: {method} is a deterministic estimate, it has no steps")
     if method == M.DECONV:  # the E-step, polished by `steps` DAPS levels (`restore.blind.polish`) when noisy
-        steps = opt.steps if opt.steps is not None else M.deconv_steps(noise, specs.needs_estimate(spec),
-                                                                       spec.get("boundary", "reflect"))
+        steps = opt.steps if opt.steps is not None else M.deconv_steps(specs.needs_estimate(spec))
         samples = 1
     elif not M.samples(method):
         steps, samples = None, 1
