@@ -85,6 +85,7 @@ def main(argv=None):
                          "polished by DAPS warm-started from it (restore.blind.polish) with --steps N; tuned steps "
                          "unless --steps)")
     ap.add_argument("--no-blind", action="store_true", help="Levin: the known-kernel column only (blind = input)")
+    ap.add_argument("--polish", action="store_true", help="crops: solve_blind(polish=True) (restore.blind.polish)")
     ap.add_argument("--no-blind-diffpir", action="store_true", help="skip the 'blind k̂ + DiffPIR' column")
     ap.add_argument("--print", dest="print_only", action="store_true",
                     help="print the Levin table (Markdown) of --csv instead of rewriting --out")
@@ -216,7 +217,8 @@ def run_crops(args, prior):
             t_known = time.perf_counter() - t
             size = n if n % 2 else n + 1
             t = time.perf_counter()
-            xb, kb = restore.solve_blind(y, prior, kernel_size=size, sigma_y=sigma, boundary="reflect")
+            xb, kb = restore.solve_blind(y, prior, kernel_size=size, sigma_y=sigma, boundary="reflect",
+                                         polish=args.polish)
             t_blind = time.perf_counter() - t
             xe = denoised_deconvolution(y[0], k, prior, sigma, boundary="reflect")[None]
             r = {"image": cid, "kernel": name, "input": psnr_upto_shift(y, x), "known": psnr_upto_shift(xk, x),
