@@ -44,15 +44,16 @@ VALID_POLISH = True
 
 def polished_deconvolution(y: Tensor, k: Tensor, prior, sigma_y: float = 0.0, boundary: str = "reflect",
                            seed=0, polish: bool = True, steps: int | None = None, callback=None,
-                           valid: bool = VALID_POLISH) -> Tensor:
+                           valid: bool | None = None) -> Tensor:
     """x̂ for one image y (C, H, W) and kernel k (module docstring); ``polish`` False: the E-step x_E alone.
     ``seed``: the DAPS chain's seed (an int, or a one-element list as `restore.solve` takes); ``steps``: its
     levels (None: DAPS's tuned deblurring count); ``callback``: `restore.solve`'s, once per level.  ``valid``
-    (a padded boundary): polish on the E-step's padded grid with the valid model, 𝒜 = M ∘ (k ⊛) (M: y's own
-    pixels), instead of `operators.Blur`'s padded one."""
+    (a padded boundary; None: ``VALID_POLISH``): polish on the E-step's padded grid with the valid model,
+    𝒜 = M ∘ (k ⊛) (M: y's own pixels), instead of `operators.Blur`'s padded one."""
     from ..guidance import solve
     from ..guidance.tuned import options
 
+    valid = VALID_POLISH if valid is None else valid
     on_grid = polish and valid and boundary != "circular" and not is_delta(k)
     if not on_grid:
         x = denoised_deconvolution(y, k, prior, sigma_y, boundary=boundary)
