@@ -72,8 +72,8 @@ def test_the_deblur_default_is_the_polished_e_step(files):
     """A given kernel: deconv polished by POLISH_STEPS DAPS levels (clean or noisy); --samples: a sampler."""
     from restore.cli.methods import POLISH_STEPS, deconv_steps, default_method
 
-    base = ["deblur", str(files / "rgb.png"), "--kernel-size", "5", "--kernel-std", "1.5", "--prior", str(files / "tiny"),
-            "--json"]
+    base = ["deblur", str(files / "rgb.png"), "--kernel-size", "5", "--kernel-std", "1.5",
+            "--prior", str(files / "tiny"), "--json"]
     for noise in ("auto", "0.01"):
         d = ok_json(CliRunner().invoke(main, base + ["-o", str(files / f"d{noise}.png"), "--noise", noise],
                                        catch_exceptions=False))

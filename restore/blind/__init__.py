@@ -88,8 +88,8 @@ import operators as ops
 from operators.grayscale import BT601
 from operators.kernel_fit import delta_kernel, fit_gaussian_std
 
-from .polish import polished_deconvolution
 from .estimate import ESTIMATE_DEFAULTS, estimate_kernel, pyramid_sizes
+from .polish import polished_deconvolution
 from .reliability import NOISE_LIMIT, kernel_problem
 
 __all__ = ["solve_blind", "estimate_blur", "checked_blur", "kernel_problem", "FALLBACK_WARNING", "fallback_warning", "estimate_gaussian_std", "default_support", "salient_window", "ESTIMATE_SIDE", "estimate_kernel", "luma", "BlindResult", "ESTIMATE_DEFAULTS", "KERNEL_NOISE", "SUBPIXEL_MASS",

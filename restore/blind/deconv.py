@@ -31,8 +31,8 @@ from operators.kernel_fit import gradients, is_delta, otf
 
 from .taper import crop, taper_pad
 
-__all__ = ["alpha_for", "frame_offset", "gradient_wiener", "denoised_deconvolution", "noise_gain", "valid_iters_for", "ALPHA", "SIGMA_E",
-           "ALPHA_PER_NOISE", "LEVEL_PER_NOISE", "VALID_ITERS", "VALID_PIXELS"]
+__all__ = ["alpha_for", "frame_offset", "gradient_wiener", "denoised_deconvolution", "noise_gain", "valid_iters_for",
+           "ALPHA", "SIGMA_E", "ALPHA_PER_NOISE", "LEVEL_PER_NOISE", "VALID_ITERS", "VALID_PIXELS"]
 
 #: α and σ_e of the module docstring for noise-free inputs, chosen on Levin image 1 (kernels 1, 4, 6: α ∈
 #: {1e-3, 3e-3, 1e-2}, σ_e ∈ {0, 0.01, 0.03}).  Session 9 re-ran the choice on training crops, the kernels estimated
@@ -86,7 +86,7 @@ def gradient_wiener(y: Tensor, k: Tensor, alpha: float = ALPHA, boundary: str = 
     denom = K.abs() ** 2 + alpha * reg
     x = torch.fft.irfft2(K.conj() * torch.fft.rfft2(yp) / denom, s=(hp, wp))
     if m and valid_iters > 0:
-        at = min(m, h - 1, w - 1)
+        at = frame_offset(k, h, w, boundary)
         mask = torch.zeros_like(yp)
         mask[at:at + h, at:at + w] = 1.0
 

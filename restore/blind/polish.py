@@ -61,7 +61,6 @@ def polished_deconvolution(y: Tensor, k: Tensor, prior, sigma_y: float = 0.0, bo
             return x
     seed = seed if isinstance(seed, (list, tuple)) else [int(seed)]
     daps = {**options("daps", task="deblur"), "start": POLISH_START, **({"steps": steps} if steps else {})}
-    daps.pop("average", None)
     k = k.to(torch.float64)
     if not on_grid:
         A = ops.Blur(k, boundary=boundary).started_at(x[None])

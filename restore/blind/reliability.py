@@ -73,8 +73,8 @@ def kernel_problem(g: Tensor, k: Tensor, prior, sigma_y: float = 0.0, boundary: 
 def estep_residual(g: Tensor, k: Tensor, prior, sigma_y: float = 0.0, boundary: str = "reflect") -> float:
     """‖k ⊛ x̂ − g‖_rms / max(σ_y, ``RESIDUAL_FLOOR``) for the E-step x̂ on the grey window g (H, W)
     (check 3), with the tapered closed-form deconvolution the threshold was chosen with (not the valid model
-    of session 13, which fits a wrong kernel's border better too).  The raw residual of x̂ itself: `restore.guidance.residual.residual_ratio` (the CLI's fit
-    report) first refits an image near x̂ to y, which is what would hide an E-step that blew up."""
+    of session 13, which fits a wrong kernel's border better too).  The raw residual of x̂ itself:
+    `restore.guidance.residual.residual_ratio` (the CLI's fit report) first refits an image near x̂ to y, which is what would hide an E-step that blew up."""
     from operators import Blur
 
     from .deconv import denoised_deconvolution

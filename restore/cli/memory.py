@@ -31,7 +31,7 @@ from .. import allocator
 #: bytes per pixel of one chain (fitted slope f, benchmarks/memory.py on CPU; 3-channel images)
 BYTES_PER_PIXEL = {"ddrm": 1428, "ddnm": 1403, "projection": 1665, "diffpir": 1581, "daps": 1773,
                    "pigdm": 6796, "dps": 8008, "pinv": 200, "wiener": 200,
-                   "deconv": 1773}  # deconv: one denoiser call + float64 FFTs, then a DAPS polish (padded grid): daps's taken
+                   "deconv": 1773}  # deconv: the E-step, then a DAPS polish on a padded grid: daps's taken
 GRADIENT_BYTES_PER_PIXEL = 8008  # an unknown method: assume it back-propagates through the network
 FIXED = 64 * 2**20               # fitted intercepts were 10–61 MB
 SAFETY = 1.25

@@ -33,7 +33,8 @@ def deconv_steps(estimated: bool) -> int | None:
     """The polish levels of the deblurring default ``deconv``: ``POLISH_STEPS`` for a given kernel — the
     valid-model E-step polished by DAPS warm-started from it on its padded grid (`restore.blind.polish`;
     session 13, benchmarks/deblur_known_default.py: +2.97 dB over DAPS from noise on clean training crops,
-    +1.65 at σ 0.01, +0.91 at 0.025, no crop below it) — none for an estimated one (its error grows over the levels)."""
+    +1.65 at σ 0.01, +0.91 at 0.025, no crop below it) — none for an estimated one (its error grows over the
+    levels)."""
     return None if estimated else POLISH_STEPS
 
 

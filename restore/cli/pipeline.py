@@ -313,10 +313,6 @@ def prepare(task: str, image: str, spec: dict | None, opt: Options, show: bool) 
     # --samples K: K posterior samples at the sampling settings (restore.sample_posterior), output = their
     # mean, std = the uncertainty map; without it: the point estimate (restore.solve, tuned, may average)
     posterior = opt.samples is not None
-    noise_estimated = noise == "auto"
-    if noise_estimated:
-        measured = plan_measured(A, x_shape, y)
-        noise = max(estimate_sigma(y, measured), MIN_AUTO_NOISE)  # reported with the result, not before
     method = M.check_method(opt.method, task) if opt.method else M.default_method(task, spec=spec,
                                                                                    sampling=posterior)
     if posterior and not M.samples(method):
@@ -324,7 +320,7 @@ def prepare(task: str, image: str, spec: dict | None, opt: Options, show: bool) 
                          " (pass --method daps, for instance)")
     if opt.steps is not None and not M.samples(method) and method != M.DECONV:
         raise ValueError(f"--steps: {method} is a deterministic estimate, it has no steps")
-    if method == M.DECONV:  # the E-step, polished by `steps` DAPS levels (`restore.blind.polish`) when noisy
+    if method == M.DECONV:  # the E-step, polished by `steps` DAPS levels (`restore.blind.polish`; not when estimated)
         steps = opt.steps if opt.steps is not None else M.deconv_steps(specs.needs_estimate(spec))
         samples = 1
     elif not M.samples(method):
@@ -361,6 +357,10 @@ def prepare(task: str, image: str, spec: dict | None, opt: Options, show: bool) 
             c, h, w = x_shape[1:]
             raise ValueError(f"--reference {opt.reference!r} is {ref.shape[3]}x{ref.shape[2]} with {ref.shape[1]} "
                              f"channel(s) but the restoration is {w}x{h} with {c}")
+    noise_estimated = noise == "auto"
+    if noise_estimated:
+        measured = plan_measured(A, x_shape, y)
+        noise = max(estimate_sigma(y, measured), MIN_AUTO_NOISE)  # reported with the result, not before
     tiles = tile_plan(opt.tile, task, spec, x_shape, samples)
     tiles = fit_memory(tiles, opt, task, spec, x_shape, samples, method, device)
     return Plan(task, image, info, y, A, spec, tuple(x_shape), sidecar, float(noise), noise_estimated, method,

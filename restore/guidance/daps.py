@@ -80,9 +80,11 @@ def run(p: Problem, steps: int = DEFAULTS["steps"], ode_steps: int = DEFAULTS["o
     v = p.schedule.init_scale**2 if data_var is None else float(data_var)
     if sigmas is None:
         smax = p.schedule.sigma_max if sigma_max is None else float(sigma_max)
+        smin = float(sigma_min)
         if p.start is not None:  # warm start: the grid tops at the table's σ at ⌈f·T⌉, x from x₀ + σ z
             smax = min(smax, float(p.sigmas(1)[0]))
-        grid = get_sigmas_karras(int(steps), min(float(sigma_min), smax), smax)
+            smin = min(smin, smax)
+        grid = get_sigmas_karras(int(steps), smin, smax)
     else:
         grid = p.sigmas(steps, sigmas)
     sy2 = p.sigma_y.clamp(min=sigma_floor) ** 2
