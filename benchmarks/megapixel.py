@@ -7,6 +7,8 @@ saved as 8-bit PNG:
 
 * deblur:   Gaussian blur of std 2 (reflect border) + σ 0.01, restored by ``restore deblur in.png``
             (the default: the kernel is estimated, then the deconvolution E-step per tile);
+* deblur-known: the same input, restored with the blur given, ``restore deblur in.png --kernel gauss
+            --kernel-std 2`` (the default with a kernel: the valid-model E-step polished by 20 DAPS levels);
 * denoise:  + σ 0.05, ``restore denoise in.png`` (default: tweedie, one network call per tile);
 * sr:       the image at ¼ of the size, ``restore sr in.png --factor 4`` (the output has the size);
 * inpaint:  a centred box of ⅛ × ⅛ of the image, ``restore inpaint in.png --mask mask.png``;
@@ -44,9 +46,9 @@ TILE = 512
 def degrade(task: str, x: np.ndarray, rng) -> tuple[np.ndarray, list[str], dict]:
     """(input image, extra CLI arguments, extra files to write) for ``task`` from the sharp image x (uint8)."""
     f = x.astype(np.float64) / 255
-    if task == "deblur":
+    if task in ("deblur", "deblur-known"):
         f = cv2.GaussianBlur(f, (13, 13), 2.0, borderType=cv2.BORDER_REFLECT) + 0.01 * rng.standard_normal(f.shape)
-        return f, [], {}
+        return f, ([] if task == "deblur" else ["--kernel", "gauss", "--kernel-std", "2"]), {}
     if task == "denoise":
         return f + 0.05 * rng.standard_normal(f.shape), [], {}
     if task == "sr":
@@ -71,26 +73,38 @@ def forward_seconds_per_pixel(reps: int = 3) -> float:
         return forward_seconds(restore.load_prior("default"), reps, TILE) / TILE**2
 
 
-def run(task: str, size: str, work: Path, per_pixel: float) -> dict:
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return round(float(10 * np.log10(255.0**2 / np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))), 2)
+
+
+def run(task: str, size: str, work: Path, per_pixel: float, keep: Path | None = None) -> dict:
     w, h = SIZES[size]
     x = cv2.resize(cv2.imread(str(SOURCE)), (w, h), interpolation=cv2.INTER_CUBIC)
     y, extra, files = degrade(task, x, np.random.default_rng(0))
     cv2.imwrite(str(work / "in.png"), np.clip(y * 255 + 0.5, 0, 255).astype(np.uint8))
     for name, arr in files.items():
         cv2.imwrite(str(work / name), arr)
-    cmd = ["/usr/bin/time", "-v", sys.executable, "-m", "restore.cli", task, "in.png", *extra, "-o", "out.png",
+    cmd = ["/usr/bin/time", "-v", sys.executable, "-m", "restore.cli", task.removesuffix("-known"), "in.png", *extra, "-o", "out.png",
            "--overwrite", "--json"]
     t = time.perf_counter()
     r = subprocess.run(cmd, cwd=work, capture_output=True, text=True)
     wall = time.perf_counter() - t
     if r.returncode != 0:
         return {"task": task, "size": size, "error": r.stderr.strip().splitlines()[-1:]}
+    out = cv2.imread(str(work / "out.png"))
+    quality = {}
+    if task in ("deblur", "deblur-known", "denoise") and out is not None and out.shape == x.shape:
+        quality = {"psnr_in": _psnr(cv2.imread(str(work / "in.png")), x), "psnr_out": _psnr(out, x)}
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        for name in ("in.png", "out.png"):
+            (keep / f"{task}_{size}_{name}").write_bytes((work / name).read_bytes())
     rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", r.stderr).group(1)) / 2**20
     rec = json.loads(r.stdout[r.stdout.index("{"):])
     return {"task": task, "size": size, "pixels": w * h, "method": rec["method"], "tiles": rec["tiles"],
             "wall_s": round(wall, 1), "solve_s": rec["solve_seconds"], "forward_s": round(per_pixel * w * h, 2),
             "forward_equiv": round(wall / (per_pixel * w * h), 1), "peak_gib": round(rss, 2),
-            "threads": torch.get_num_threads(),
+            "threads": torch.get_num_threads(), **quality,
             "warnings": [ln for ln in r.stderr.splitlines() if ln.startswith("warning:")]}
 
 
@@ -99,13 +113,14 @@ def main(argv=None):
     ap.add_argument("--tasks", default="denoise,deblur")
     ap.add_argument("--sizes", default="0.25,1,4,12")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "megapixel.jsonl"))
+    ap.add_argument("--keep", default=None, help="a folder to copy each command's in.png and out.png to")
     args = ap.parse_args(argv)
     per_pixel = forward_seconds_per_pixel()
     print(f"one forward of a {TILE}² tile: {per_pixel * TILE**2:.3f} s", flush=True)
     with tempfile.TemporaryDirectory() as tmp, open(args.out, "a") as log:
         for task in args.tasks.split(","):
             for size in args.sizes.split(","):
-                rec = run(task, size, Path(tmp), per_pixel)
+                rec = run(task, size, Path(tmp), per_pixel, Path(args.keep) if args.keep else None)
                 print(json.dumps(rec), flush=True)
                 log.write(json.dumps(rec) + "\n")
                 log.flush()
