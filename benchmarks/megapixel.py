@@ -101,7 +101,8 @@ def run(task: str, size: str, work: Path, per_pixel: float, keep: Path | None = 
             (keep / f"{task}_{size}_{name}").write_bytes((work / name).read_bytes())
     rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", r.stderr).group(1)) / 2**20
     rec = json.loads(r.stdout[r.stdout.index("{"):])
-    return {"task": task, "size": size, "pixels": w * h, "method": rec["method"], "tiles": rec["tiles"],
+    return {"task": task, "size": size, "pixels": w * h, "method": rec["method"], "steps": rec.get("steps"),
+            "tiles": rec["tiles"],
             "wall_s": round(wall, 1), "solve_s": rec["solve_seconds"], "forward_s": round(per_pixel * w * h, 2),
             "forward_equiv": round(wall / (per_pixel * w * h), 1), "peak_gib": round(rss, 2),
             "threads": torch.get_num_threads(), **quality,

@@ -69,8 +69,9 @@ def assert_bad(result, *words):
 
 # ----------------------------------------------------------------------------- happy paths
 def test_the_deblur_default_is_the_polished_e_step(files):
-    """A given kernel: deconv polished by POLISH_STEPS DAPS levels (clean or noisy); --samples: a sampler."""
-    from restore.cli.methods import POLISH_STEPS, deconv_steps, default_method
+    """A given kernel: deconv polished by POLISH_STEPS DAPS levels (clean or noisy), POLISH_STEPS_TILED per tile of a
+    tiled image; --samples: a sampler."""
+    from restore.cli.methods import POLISH_STEPS, POLISH_STEPS_TILED, deconv_steps, default_method
 
     base = ["deblur", str(files / "rgb.png"), "--kernel-size", "5", "--kernel-std", "1.5",
             "--prior", str(files / "tiny"), "--json"]
@@ -81,6 +82,13 @@ def test_the_deblur_default_is_the_polished_e_step(files):
     assert default_method("deblur") == "deconv" and default_method("deblur", sampling=True) == "daps"
     assert default_method("sr") == "daps"
     assert deconv_steps(False) == POLISH_STEPS and deconv_steps(True) is None  # an estimated kernel: unpolished
+    # a tiled image: POLISH_STEPS_TILED levels per tile (issue 19's budget); --steps still wins
+    tiled = base + ["--noise", "0.01", "--tile", "16"]
+    d = ok_json(CliRunner().invoke(main, tiled + ["-o", str(files / "dt.png")], catch_exceptions=False))
+    assert d["tiles"] > 1 and d["steps"] == POLISH_STEPS_TILED < POLISH_STEPS
+    d = ok_json(CliRunner().invoke(main, tiled + ["-o", str(files / "dt3.png"), "--steps", "3"], catch_exceptions=False))
+    assert d["tiles"] > 1 and d["steps"] == 3
+    assert deconv_steps(False, tiled=True) == POLISH_STEPS_TILED and deconv_steps(True, tiled=True) is None
 
 
 @pytest.mark.parametrize("task, extra, shape", [

@@ -4,7 +4,7 @@ Per-task defaults (first one present in the registry wins):
 
 | task     | default   | evaluations | why |
 |----------|-----------|---:|-----|
-| deblur   | deconv    | 21 | the valid-model E-step (one denoiser call) polished by 20 DAPS levels warm-started from it on its padded grid with the valid model (`restore.blind.polish`; session 13: +2.97 dB over DAPS from noise on clean training crops, +1.65 at σ 0.01); DAPS from noise (4 CG steps per level), the best of the ≤ 25-evaluation grid before, stays the sampler (``--samples``) |
+| deblur   | deconv    | 17 | the valid-model E-step (one denoiser call) polished by 16 DAPS levels warm-started from it on its padded grid with the valid model (8 per tile of a tiled image; `deconv_steps`, `restore.blind.polish`; +2.78 dB over DAPS from noise on clean training crops, +1.59 at σ 0.01); DAPS from noise (4 CG steps per level), the best of the ≤ 25-evaluation grid before, stays the sampler (``--samples``) |
 | sr       | daps      | 20 | best of the grid (one chain tied with 8 × 3 and 6 × 4 averages); 20 levels × 3 CG steps keep 1 MP within 25 forward equivalents |
 | inpaint  | diffpir   | 20 | λ = 1, ζ = 1, warm start 0.1 from the push–pull fill: beats Navier–Stokes (RESULTS.md) |
 | denoise  | tweedie   |  1 | the posterior mean D(y, σ_y) itself: 1.4–2.0 dB above DAPS 20 at σ = 0.01–0.1, 20× cheaper |
@@ -25,17 +25,26 @@ from __future__ import annotations
 #: the deblurring E-step of `restore.blind` as a CLI method (not a guidance method: blur operators only)
 DECONV = "deconv"
 
-#: the polish levels of the deblurring default ``deconv`` (`deconv_steps`)
-POLISH_STEPS = 20
+#: the polish levels of the deblurring default ``deconv`` (`deconv_steps`): a whole image, and each tile of a tiled one
+POLISH_STEPS = 16
+POLISH_STEPS_TILED = 8
 
 
-def deconv_steps(estimated: bool) -> int | None:
+def deconv_steps(estimated: bool, tiled: bool = False) -> int | None:
     """The polish levels of the deblurring default ``deconv``: ``POLISH_STEPS`` for a given kernel — the
     valid-model E-step polished by DAPS warm-started from it on its padded grid (`restore.blind.polish`;
     session 13, benchmarks/deblur_known_default.py: +2.97 dB over DAPS from noise on clean training crops,
-    +1.65 at σ 0.01, +0.91 at 0.025, no crop below it) — none for an estimated one (its error grows over the
-    levels)."""
-    return None if estimated else POLISH_STEPS
+    +1.65 at σ 0.01, +0.91 at 0.025, no crop below it, at 20 levels) — and ``POLISH_STEPS_TILED`` on each tile of
+    a tiled (large) image; none for an estimated one (its error grows over the levels).
+
+    The counts keep issue 19's budgets (benchmarks/SPEED.md, session 14): each level is one network call on the
+    E-step's padded grid (a 512² tile pads to 540², 1.18× the tile's forward), and tiles overlap (1.5× the
+    pixels at 4–12 MP), so 20 levels cost 29 forward equivalents at 0.25 MP and ~45 on tiles (12 MP: ~50 min on
+    2 cores).  On the training crops (σ 0 / 0.01; 20 levels 30.14 / 28.04 dB, DAPS from noise 27.17 / 26.39):
+    16 levels 29.95 / 27.98, 14 29.84 / 27.94, 10 29.53 / 27.79, 8 29.32 / 27.67, the E-step alone 28.12 / 26.34."""
+    if estimated:
+        return None
+    return POLISH_STEPS_TILED if tiled else POLISH_STEPS
 
 
 DEFAULTS = {

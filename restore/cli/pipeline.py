@@ -363,6 +363,8 @@ def prepare(task: str, image: str, spec: dict | None, opt: Options, show: bool) 
         noise = max(estimate_sigma(y, measured), MIN_AUTO_NOISE)  # reported with the result, not before
     tiles = tile_plan(opt.tile, task, spec, x_shape, samples)
     tiles = fit_memory(tiles, opt, task, spec, x_shape, samples, method, device)
+    if method == M.DECONV and opt.steps is None:  # a tiled image: fewer polish levels per tile (`deconv_steps`)
+        steps = M.deconv_steps(specs.needs_estimate(spec), tiled=tiles is not None)
     return Plan(task, image, info, y, A, spec, tuple(x_shape), sidecar, float(noise), noise_estimated, method,
                 posterior, steps, samples, output, outs, ref, tiles, device, prior)
 
