@@ -65,7 +65,7 @@ def report(paths) -> None:
                 print(f"{split} σ {noise:g} ({len(part)}): DAPS {m['daps']:.2f}, E-step {m['estep']:.2f} "
                       f"({m['estep'] - m['daps']:+.2f}, worst {worst['estep']:+.2f}), polished {m['polish']:.2f} "
                       f"({m['polish'] - m['daps']:+.2f}, worst {worst['polish']:+.2f})")
-            fewer = sorted({k for r in part for k in r if k.startswith("polish") and k != "polish"})
+            fewer = sorted({k for r in part for k in r if k.startswith("polish") and k[6:].isdigit()})
             for k in fewer:  # fewer polish levels against the 20 (rows that have both)
                 both = [r for r in part if k in r and "polish" in r]
                 if not both:
