@@ -29,7 +29,7 @@ from torch import Tensor
 from operators.cg import conjugate_gradient
 from operators.kernel_fit import gradients, is_delta, otf
 
-from .taper import crop, taper_pad
+from .taper import crop, frame_mask, taper_pad
 
 __all__ = ["alpha_for", "frame_offset", "gradient_wiener", "denoised_deconvolution", "noise_gain", "valid_iters_for",
            "ALPHA", "SIGMA_E", "ALPHA_PER_NOISE", "LEVEL_PER_NOISE", "VALID_ITERS", "VALID_PIXELS"]
@@ -86,9 +86,7 @@ def gradient_wiener(y: Tensor, k: Tensor, alpha: float = ALPHA, boundary: str = 
     denom = K.abs() ** 2 + alpha * reg
     x = torch.fft.irfft2(K.conj() * torch.fft.rfft2(yp) / denom, s=(hp, wp))
     if m and valid_iters > 0:
-        at = frame_offset(k, h, w, boundary)
-        mask = torch.zeros_like(yp)
-        mask[at:at + h, at:at + w] = 1.0
+        mask = frame_mask(yp.shape, h, w, frame_offset(k, h, w, boundary), yp.dtype, yp.device)
 
         def normal(u):
             U = torch.fft.rfft2(u)

@@ -42,7 +42,7 @@ from torch import Tensor
 from operators.kernel_fit import fit_kernel, gradients, otf, resize_kernel
 
 from .latent import l0_latent
-from .taper import taper_pad
+from .taper import frame_mask, taper_pad
 
 __all__ = ["pyramid_sizes", "estimate_kernel", "fit_score", "ESTIMATE_DEFAULTS", "STARTS", "SCORE_LAM"]
 
@@ -229,16 +229,10 @@ def _estimate_from(y, size, boundary, init, lam, iters, lam_min, gamma, threshol
 def level_grid(yl: Tensor, n: int, boundary: str, valid: bool = True) -> tuple[Tensor, Tensor | None]:
     """(grid, mask) a level's image y_l is estimated on for an n×n kernel: y_l itself on a circular grid (no
     mask); for photos y_l tapered to an FFT-fast grid (`taper_pad`) with, when ``valid``, the mask of y_l's
-    own pixels (`_valid_mask`; None otherwise)."""
+    own pixels (`restore.blind.taper.frame_mask`; None otherwise)."""
     if boundary == "circular":
         return yl, None
     h, w = yl.shape
     grid = taper_pad(yl, n, smooth=True)
-    return grid, (_valid_mask(grid.shape, h, w, min(n, h - 1, w - 1), yl.dtype, yl.device) if valid else None)
+    return grid, (frame_mask(grid.shape, h, w, min(n, h - 1, w - 1), yl.dtype, yl.device) if valid else None)
 
-
-def _valid_mask(shape, h: int, w: int, at: int, dtype, device) -> Tensor:
-    """1 on the h×w photo at (at, at) of its padded grid (`taper_pad`), 0 on the margin."""
-    m = torch.zeros(shape, dtype=dtype, device=device)
-    m[at:at + h, at:at + w] = 1.0
-    return m

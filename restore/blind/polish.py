@@ -32,6 +32,7 @@ import operators as ops
 from operators.kernel_fit import is_delta
 
 from .deconv import denoised_deconvolution, frame_offset
+from .taper import frame_mask
 
 __all__ = ["polished_deconvolution", "POLISH_START", "VALID_POLISH"]
 
@@ -68,8 +69,7 @@ def polished_deconvolution(y: Tensor, k: Tensor, prior, sigma_y: float = 0.0, bo
     h, w = y.shape[-2:]
     o = frame_offset(k, h, w, boundary)
     grid = denoised_deconvolution(y, k, prior, sigma_y, boundary=boundary, on_grid=True)  # (C, Hp, Wp)
-    mask = torch.zeros(1, 1, *grid.shape[-2:], dtype=y.dtype, device=y.device)
-    mask[..., o:o + h, o:o + w] = 1.0
+    mask = frame_mask((1, 1, *grid.shape[-2:]), h, w, o, y.dtype, y.device)
     yg = torch.zeros(1, *grid.shape, dtype=y.dtype, device=y.device)
     yg[..., o:o + h, o:o + w] = y
     A = (ops.Inpainting(mask) @ ops.Blur(k, boundary="circular")).started_at(grid[None].to(y.dtype))

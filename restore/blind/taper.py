@@ -25,7 +25,7 @@ from torch import Tensor
 from operators.blur import fft_size
 from operators.padding import pad2d
 
-__all__ = ["taper_pad", "crop"]
+__all__ = ["taper_pad", "crop", "frame_mask"]
 
 
 def taper_pad(y: Tensor, m: int, smooth: bool = False) -> Tensor:
@@ -53,3 +53,10 @@ def crop(x: Tensor, m: int, h: int, w: int) -> Tensor:
     """The central h×w of a padded image (undoes ``taper_pad``)."""
     m = min(m, h - 1, w - 1) if m > 0 else 0
     return x[..., m:m + h, m:m + w]
+
+
+def frame_mask(shape, h: int, w: int, at: int, dtype, device) -> Tensor:
+    """1 on the h×w photo at (at, at) of its padded grid (`taper_pad`), 0 on the margin: the pixels y measures."""
+    m = torch.zeros(shape, dtype=dtype, device=device)
+    m[..., at:at + h, at:at + w] = 1.0
+    return m

@@ -320,9 +320,8 @@ def prepare(task: str, image: str, spec: dict | None, opt: Options, show: bool) 
                          " (pass --method daps, for instance)")
     if opt.steps is not None and not M.samples(method) and method != M.DECONV:
         raise ValueError(f"--steps: {method} is a deterministic estimate, it has no steps")
-    if method == M.DECONV:  # the E-step, polished by `steps` DAPS levels (`restore.blind.polish`; not when estimated)
-        steps = opt.steps if opt.steps is not None else M.deconv_steps(specs.needs_estimate(spec))
-        samples = 1
+    if method == M.DECONV:  # the E-step, polished by `steps` DAPS levels (`restore.blind.polish`); the default
+        steps, samples = opt.steps, 1  # levels follow the tile plan below (`deconv_steps`)
     elif not M.samples(method):
         steps, samples = None, 1
     else:
@@ -363,7 +362,7 @@ def prepare(task: str, image: str, spec: dict | None, opt: Options, show: bool) 
         noise = max(estimate_sigma(y, measured), MIN_AUTO_NOISE)  # reported with the result, not before
     tiles = tile_plan(opt.tile, task, spec, x_shape, samples)
     tiles = fit_memory(tiles, opt, task, spec, x_shape, samples, method, device)
-    if method == M.DECONV and opt.steps is None:  # a tiled image: fewer polish levels per tile (`deconv_steps`)
+    if method == M.DECONV and opt.steps is None:  # none when estimated; fewer per tile of a tiled image
         steps = M.deconv_steps(specs.needs_estimate(spec), tiled=tiles is not None)
     return Plan(task, image, info, y, A, spec, tuple(x_shape), sidecar, float(noise), noise_estimated, method,
                 posterior, steps, samples, output, outs, ref, tiles, device, prior)
